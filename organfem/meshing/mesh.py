@@ -1,0 +1,563 @@
+"""`MeshData`: the DOLFINx-free hand-off between meshing and mechanics.
+
+A :class:`MeshData` is a serial, validated, immutable description of a volume
+mesh with named boundary-facet and cell tags.  Meshing code produces it with
+numpy, gmsh or meshio only; the mechanics layer turns it into a distributed
+DOLFINx mesh with mesh tags.  It is saved to (and loaded from) a single HDF5
+file, or converted to and from :class:`meshio.Mesh` for visualisation and for
+meshes made elsewhere.
+
+Vertex order follows DOLFINx.  A tetrahedron is any positively oriented vertex
+list (``det[x1-x0, x2-x0, x3-x0] > 0``).  A hexahedron lists its vertices in
+the tensor-product (lexicographic) order of DOLFINx: vertex ``i + 2j + 4k`` sits
+at reference corner ``(i, j, k)``, so ``(0,0,0), (1,0,0), (0,1,0), (1,1,0),
+(0,0,1), (1,0,1), (0,1,1), (1,1,1)``; this is *not* the VTK order (which goes
+round each quadrilateral).  Quadrilateral facets likewise use the
+tensor-product order ``(0,0), (1,0), (0,1), (1,1)``.  :meth:`MeshData.to_meshio`
+and :meth:`MeshData.from_meshio` convert to and from the VTK order of meshio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import types
+from collections.abc import Mapping
+from pathlib import Path
+
+import meshio
+import numpy as np
+
+from ..errors import MeshError, MissingTagError
+
+__all__ = ["MeshData", "CELL_TYPES", "boundary_facets"]
+
+#: Supported cell types and their (vertices per cell, vertices per facet).
+CELL_TYPES: Mapping[str, tuple[int, int]] = types.MappingProxyType(
+    {"tetrahedron": (4, 3), "hexahedron": (8, 4)}
+)
+
+# meshio block names of the cells and of their facets.
+_MESHIO_CELL = {"tetrahedron": "tetra", "hexahedron": "hexahedron"}
+_MESHIO_FACET = {"tetrahedron": "triangle", "hexahedron": "quad"}
+
+# DOLFINx tensor-product order <-> VTK order; both permutations are involutions.
+_HEX_VTK = np.array([0, 1, 3, 2, 4, 5, 7, 6])
+_QUAD_VTK = np.array([0, 1, 3, 2])
+
+# Local vertices of each facet of a cell (DOLFINx order; as sets).
+_CELL_FACETS = {
+    "tetrahedron": np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]]),
+    "hexahedron": np.array(
+        [[0, 2, 4, 6], [1, 3, 5, 7], [0, 1, 4, 5], [2, 3, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7]]
+    ),
+}
+
+_FORMAT = "organfem.MeshData"
+_FORMAT_VERSION = 1
+_DATASETS = ("points", "cells", "facets", "facet_values", "cell_values")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+def _as_array(name: str, value, dtype, ndim: int) -> np.ndarray:
+    """A C-contiguous copy of ``value`` with the given dtype and rank."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        raise MeshError(f"MeshData.{name}: cannot be read as an array ({err})") from err
+    if raw.ndim != ndim:
+        raise MeshError(f"MeshData.{name}: expected a {ndim}-d array, got shape {raw.shape}")
+    if np.issubdtype(dtype, np.integer):
+        if raw.size and not np.issubdtype(raw.dtype, np.integer):
+            raise MeshError(f"MeshData.{name}: expected integers, got dtype {raw.dtype}")
+        if raw.size and (raw.min() < np.iinfo(dtype).min or raw.max() > np.iinfo(dtype).max):
+            raise MeshError(f"MeshData.{name}: values do not fit in {np.dtype(dtype).name}")
+    elif raw.size and not np.issubdtype(raw.dtype, np.number):
+        raise MeshError(f"MeshData.{name}: expected numbers, got dtype {raw.dtype}")
+    return np.array(raw, dtype=dtype, order="C", copy=True)
+
+
+def _names(field: str, names: Mapping[str, int]) -> Mapping[str, int]:
+    if not isinstance(names, Mapping):
+        raise MeshError(f"MeshData.{field}: expected a mapping name -> tag, got {type(names)}")
+    out: dict[str, int] = {}
+    for key, value in names.items():
+        if not isinstance(key, str) or not key:
+            raise MeshError(f"MeshData.{field}: names must be non-empty strings, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise MeshError(
+                f"MeshData.{field}[{key!r}]: tags must be positive integers, got {value!r}"
+            )
+        out[key] = int(value)
+    if len(set(out.values())) != len(out):
+        raise MeshError(f"MeshData.{field}: two names share one tag value: {out}")
+    return types.MappingProxyType(out)
+
+
+def _check_tags(field: str, values: np.ndarray, names: Mapping[str, int]) -> None:
+    """Every tag value has a name and every name tags at least one entity."""
+    present = set(np.unique(values).tolist())
+    unnamed = sorted(present - set(names.values()))
+    if unnamed:
+        raise MeshError(
+            f"MeshData.{field}_values: tag values {unnamed} have no name in "
+            f"{field}_names={dict(names)}"
+        )
+    unused = sorted(k for k, v in names.items() if v not in present)
+    if unused:
+        raise MeshError(
+            f"MeshData.{field}_names: names {unused} tag no {field}; "
+            f"values present: {sorted(present)}"
+        )
+
+
+def _row_keys(rows: np.ndarray) -> np.ndarray:
+    """One hashable key per row of vertex indices, independent of their order."""
+    rows = np.ascontiguousarray(np.sort(rows, axis=1))
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+
+def _corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> np.ndarray:
+    """Determinants of the edge frames at each cell corner, shape (m, corners).
+
+    For a tetrahedron this is ``6 * volume`` (one corner suffices); for a
+    trilinear hexahedron it is the Jacobian determinant at each of its eight
+    corners, all of which are positive for a valid element.
+    """
+    x = points[cells]
+    if cell_type == "tetrahedron":
+        return np.linalg.det(x[:, 1:] - x[:, :1])[:, None]
+    dets = []
+    for corner in range(8):
+        # Edge along reference axis a: flip bit a, with the sign of the step.
+        frame = [
+            (x[:, corner ^ (1 << a)] - x[:, corner]) * (1.0 if not corner >> a & 1 else -1.0)
+            for a in range(3)
+        ]
+        dets.append(np.linalg.det(np.stack(frame, axis=1)))
+    return np.stack(dets, axis=1)
+
+
+def boundary_facets(cells: np.ndarray, cell_type: str) -> np.ndarray:
+    """The facets that belong to exactly one cell, in order of first appearance.
+
+    Args:
+        cells: vertex indices, shape (m, 4) or (m, 8) (DOLFINx order).
+        cell_type: ``"tetrahedron"`` or ``"hexahedron"``.
+
+    Returns:
+        Vertex indices of the boundary facets, shape (f, 3) or (f, 4); the
+        quadrilaterals of hexahedra are in tensor-product order.
+    """
+    if cell_type not in CELL_TYPES:
+        raise MeshError(f"boundary_facets: cell_type {cell_type!r} not in {sorted(CELL_TYPES)}")
+    faces = np.asarray(cells)[:, _CELL_FACETS[cell_type]].reshape(-1, CELL_TYPES[cell_type][1])
+    _, first, counts = np.unique(_row_keys(faces), return_index=True, return_counts=True)
+    return faces[np.sort(first[counts == 1])]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MeshData:
+    """A validated volume mesh with named facet and cell tags (serial, immutable).
+
+    Arrays are copied and made read-only at construction.  Tag values are
+    positive integers (0 is left for "untagged" in DOLFINx mesh tags); every
+    tag value present has a name and every name tags something.
+
+    Attributes:
+        points: vertex coordinates [mm], shape (n, 3), float64, finite.
+        cells: vertex indices per cell, shape (m, 4) for ``"tetrahedron"``
+            (positively oriented) or (m, 8) for ``"hexahedron"`` (DOLFINx
+            tensor-product order, see the module docstring), int64.
+        cell_type: ``"tetrahedron"`` or ``"hexahedron"``.
+        facets: vertex indices of tagged facets, shape (f, 3) for tetrahedra
+            or (f, 4) for hexahedra (tensor-product order), int64; each must be
+            a facet of some cell, none listed twice.
+        facet_values: tag of each facet, shape (f,), int32.
+        facet_names: tag name -> tag value, e.g. ``{"endo": 1, "epi": 2, "base": 3}``.
+        cell_values: tag of each cell, shape (m,), int32; default all 1.
+        cell_names: tag name -> tag value; default ``{"tissue": 1}``.
+
+    Raises:
+        MeshError: naming the field and what was expected, for wrong shapes or
+            dtypes, indices out of range, NaN/inf coordinates, cells with
+            non-positive volume, unknown facets or inconsistent tag names.
+    """
+
+    points: np.ndarray
+    cells: np.ndarray
+    cell_type: str
+    facets: np.ndarray
+    facet_values: np.ndarray
+    facet_names: Mapping[str, int]
+    cell_values: np.ndarray | None = None
+    cell_names: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.cell_type not in CELL_TYPES:
+            raise MeshError(
+                f"MeshData.cell_type: expected one of {sorted(CELL_TYPES)}, got {self.cell_type!r}"
+            )
+        per_cell, per_facet = CELL_TYPES[self.cell_type]
+        points = _as_array("points", self.points, np.float64, 2)
+        if points.shape[1] != 3 or points.shape[0] == 0:
+            raise MeshError(f"MeshData.points: expected shape (n>0, 3), got {points.shape}")
+        if not np.isfinite(points).all():
+            bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
+            raise MeshError(f"MeshData.points: {bad.size} points are NaN/inf, first index {bad[0]}")
+        n = points.shape[0]
+
+        cells = _as_array("cells", self.cells, np.int64, 2)
+        if cells.shape[1] != per_cell or cells.shape[0] == 0:
+            raise MeshError(
+                f"MeshData.cells: expected shape (m>0, {per_cell}) for {self.cell_type}, "
+                f"got {cells.shape}"
+            )
+        facets = _as_array("facets", self.facets, np.int64, 2)
+        if facets.shape[1] != per_facet:
+            raise MeshError(
+                f"MeshData.facets: expected shape (f, {per_facet}) for {self.cell_type}, "
+                f"got {facets.shape}"
+            )
+        for name, idx in (("cells", cells), ("facets", facets)):
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                bad = idx.min() if idx.min() < 0 else idx.max()
+                raise MeshError(
+                    f"MeshData.{name}: vertex index {bad} out of range [0, {n}) "
+                    f"(there are {n} points)"
+                )
+            repeated = np.flatnonzero((np.diff(np.sort(idx, axis=1), axis=1) == 0).any(axis=1))
+            if repeated.size:
+                row = repeated[0]
+                raise MeshError(f"MeshData.{name}[{row}]: repeated vertex in {idx[row].tolist()}")
+
+        dets = _corner_jacobians(points, cells, self.cell_type)
+        bad = np.flatnonzero((dets <= 0).any(axis=1))
+        if bad.size:
+            raise MeshError(
+                f"MeshData.cells: {bad.size} {self.cell_type} cells are inverted or degenerate "
+                f"(need a positive Jacobian determinant at every corner in "
+                f"{'DOLFINx tensor-product' if per_cell == 8 else 'positive'} vertex order); "
+                f"first: cell {bad[0]} = {cells[bad[0]].tolist()}"
+            )
+
+        facet_values = _as_array("facet_values", self.facet_values, np.int32, 1)
+        if facet_values.shape != (facets.shape[0],):
+            raise MeshError(
+                f"MeshData.facet_values: expected shape ({facets.shape[0]},) to match facets, "
+                f"got {facet_values.shape}"
+            )
+        facet_names = _names("facet_names", self.facet_names)
+        _check_tags("facet", facet_values, facet_names)
+        if facets.shape[0]:
+            keys = _row_keys(facets)
+            if np.unique(keys).size != keys.size:
+                raise MeshError("MeshData.facets: a facet is listed more than once")
+            cell_keys = _row_keys(cells[:, _CELL_FACETS[self.cell_type]].reshape(-1, per_facet))
+            unknown = np.flatnonzero(~np.isin(keys, cell_keys))
+            if unknown.size:
+                raise MeshError(
+                    f"MeshData.facets: {unknown.size} facets are not facets of any cell; "
+                    f"first: facet {unknown[0]} = {facets[unknown[0]].tolist()}"
+                )
+
+        if self.cell_values is None:
+            cell_values = np.ones(cells.shape[0], dtype=np.int32)
+        else:
+            cell_values = _as_array("cell_values", self.cell_values, np.int32, 1)
+        if cell_values.shape != (cells.shape[0],):
+            raise MeshError(
+                f"MeshData.cell_values: expected shape ({cells.shape[0]},) to match cells, "
+                f"got {cell_values.shape}"
+            )
+        cell_names = _names(
+            "cell_names", {"tissue": 1} if self.cell_names is None else self.cell_names
+        )
+        _check_tags("cell", cell_values, cell_names)
+
+        for field, value in (
+            ("points", points),
+            ("cells", cells),
+            ("facets", facets),
+            ("facet_values", facet_values),
+            ("facet_names", facet_names),
+            ("cell_values", cell_values),
+            ("cell_names", cell_names),
+        ):
+            object.__setattr__(
+                self, field, _frozen(value) if isinstance(value, np.ndarray) else value
+            )
+
+    @property
+    def num_points(self) -> int:
+        """Number of vertices."""
+        return self.points.shape[0]
+
+    @property
+    def num_cells(self) -> int:
+        """Number of cells."""
+        return self.cells.shape[0]
+
+    def facet_tag(self, name: str) -> int:
+        """The tag value of the facet set called ``name``.
+
+        Raises:
+            MissingTagError: listing the available facet names.
+        """
+        try:
+            return self.facet_names[name]
+        except KeyError:
+            raise MissingTagError(
+                f"no facet tag named {name!r}; available: {sorted(self.facet_names)}"
+            ) from None
+
+    def cell_tag(self, name: str) -> int:
+        """The tag value of the cell set called ``name``.
+
+        Raises:
+            MissingTagError: listing the available cell names.
+        """
+        try:
+            return self.cell_names[name]
+        except KeyError:
+            raise MissingTagError(
+                f"no cell tag named {name!r}; available: {sorted(self.cell_names)}"
+            ) from None
+
+    def facets_of(self, name: str) -> np.ndarray:
+        """Vertex indices of the facets tagged ``name``, shape (k, 3 or 4)."""
+        return self.facets[self.facet_values == self.facet_tag(name)]
+
+    def cell_volumes(self) -> np.ndarray:
+        """Volume of each cell [mm^3], shape (m,).
+
+        Exact for tetrahedra and for trilinear hexahedra (2x2x2 Gauss
+        quadrature of the Jacobian determinant, a polynomial of degree <= 2 in
+        each reference coordinate).
+        """
+        x = self.points[self.cells]
+        if self.cell_type == "tetrahedron":
+            return np.linalg.det(x[:, 1:] - x[:, :1]) / 6.0
+        g = 0.5 + np.array([-0.5, 0.5]) / np.sqrt(3.0)  # Gauss points on [0, 1]
+        corners = np.array([[i & 1, i >> 1 & 1, i >> 2 & 1] for i in range(8)], dtype=float)
+        volume = np.zeros(self.num_cells)
+        for xi in np.array(np.meshgrid(g, g, g, indexing="ij")).reshape(3, -1).T:
+            # d(shape function of corner c)/d(xi_a) of the trilinear map
+            w = np.where(corners == 1, xi, 1.0 - xi)  # (8, 3) one-dimensional factors
+            sign = np.where(corners == 1, 1.0, -1.0)
+            grad = np.stack(
+                [sign[:, a] * np.prod(np.delete(w, a, axis=1), axis=1) for a in range(3)], axis=1
+            )
+            volume += np.linalg.det(np.einsum("mci,ca->mia", x, grad)) / 8.0
+        return volume
+
+    def with_tags(
+        self,
+        *,
+        facets: np.ndarray | None = None,
+        facet_values: np.ndarray | None = None,
+        facet_names: Mapping[str, int] | None = None,
+        cell_values: np.ndarray | None = None,
+        cell_names: Mapping[str, int] | None = None,
+    ) -> MeshData:
+        """A copy with some tag fields replaced (the geometry is kept).
+
+        Arguments left as ``None`` keep their current value; the result is
+        validated like a new :class:`MeshData`.
+        """
+        changes = {
+            k: v
+            for k, v in dict(
+                facets=facets,
+                facet_values=facet_values,
+                facet_names=facet_names,
+                cell_values=cell_values,
+                cell_names=cell_names,
+            ).items()
+            if v is not None
+        }
+        return dataclasses.replace(self, **changes)
+
+    def to_meshio(self) -> meshio.Mesh:
+        """A :class:`meshio.Mesh` with a cell block, a facet block and tags.
+
+        Hexahedra and quadrilaterals are written in VTK order.  Tags go to the
+        cell data ``"tags"`` and names to ``field_data`` as ``[tag, dim]``
+        (the gmsh convention), so :meth:`from_meshio` reads them back.
+
+        Raises:
+            MeshError: if a name is used both for a facet and a cell tag.
+        """
+        shared = sorted(set(self.facet_names) & set(self.cell_names))
+        if shared:
+            raise MeshError(f"MeshData.to_meshio: names {shared} tag both facets and cells")
+        cells, facets = self.cells, self.facets
+        if self.cell_type == "hexahedron":
+            cells, facets = cells[:, _HEX_VTK], facets[:, _QUAD_VTK]
+        field_data = {k: np.array([v, 3]) for k, v in self.cell_names.items()}
+        field_data |= {k: np.array([v, 2]) for k, v in self.facet_names.items()}
+        return meshio.Mesh(
+            np.array(self.points),
+            [(_MESHIO_CELL[self.cell_type], cells), (_MESHIO_FACET[self.cell_type], facets)],
+            cell_data={"tags": [np.array(self.cell_values), np.array(self.facet_values)]},
+            field_data=field_data,
+        )
+
+    @classmethod
+    def from_meshio(
+        cls,
+        mesh: meshio.Mesh,
+        *,
+        tag_key: str | None = None,
+        facet_names: Mapping[str, int] | None = None,
+        cell_names: Mapping[str, int] | None = None,
+    ) -> MeshData:
+        """Build from a :class:`meshio.Mesh` (e.g. read from a gmsh ``.msh`` file).
+
+        Args:
+            mesh: a 3D mesh whose volume cells are all ``tetra`` or all
+                ``hexahedron`` (VTK order); ``triangle``/``quad`` blocks are the
+                tagged facets; other blocks (vertices, lines) are ignored.
+            tag_key: cell-data name holding the tags; default ``"tags"`` if
+                present, else ``"gmsh:physical"``.  Without tags every cell
+                gets tag 1 and no facet is kept.
+            facet_names: tag name -> value; default from ``mesh.field_data``
+                entries ``[tag, 2]``.
+            cell_names: tag name -> value; default from ``field_data`` entries
+                ``[tag, 3]``, or ``{"tissue": 1}``.
+
+        Raises:
+            MeshError: for mixed or missing volume cells, a missing ``tag_key``,
+                or any inconsistency found by :class:`MeshData`.
+        """
+        kinds = {b.type for b in mesh.cells} & {"tetra", "hexahedron"}
+        if len(kinds) != 1:
+            raise MeshError(
+                f"from_meshio: expected volume cells of one type (tetra or hexahedron), "
+                f"found blocks {[b.type for b in mesh.cells]}"
+            )
+        cell_type = "tetrahedron" if kinds == {"tetra"} else "hexahedron"
+        facet_kind = _MESHIO_FACET[cell_type]
+        if tag_key is None:
+            tag_key = next((k for k in ("tags", "gmsh:physical") if k in mesh.cell_data), None)
+        elif tag_key not in mesh.cell_data:
+            raise MeshError(
+                f"from_meshio: no cell data {tag_key!r}; available: {sorted(mesh.cell_data)}"
+            )
+
+        cells, cell_values, facets, facet_values = [], [], [], []
+        for i, block in enumerate(mesh.cells):
+            values = (
+                np.asarray(mesh.cell_data[tag_key][i])
+                if tag_key is not None
+                else np.ones(len(block.data))
+            )
+            if block.type == _MESHIO_CELL[cell_type]:
+                cells.append(block.data)
+                cell_values.append(values)
+            elif block.type == facet_kind and tag_key is not None:
+                facets.append(block.data)
+                facet_values.append(values)
+        cells_arr = np.concatenate(cells)
+        facets_arr = np.concatenate(facets) if facets else np.zeros((0, CELL_TYPES[cell_type][1]))
+        if cell_type == "hexahedron":
+            cells_arr, facets_arr = cells_arr[:, _HEX_VTK], facets_arr[:, _QUAD_VTK]
+
+        named = {k: np.asarray(v).ravel() for k, v in mesh.field_data.items()}
+        if facet_names is None:
+            facet_names = {k: int(v[0]) for k, v in named.items() if v.size == 2 and v[1] == 2}
+        if cell_names is None:
+            cell_names = {k: int(v[0]) for k, v in named.items() if v.size == 2 and v[1] == 3}
+            cell_names = cell_names or {"tissue": 1}
+        return cls(
+            points=np.asarray(mesh.points, dtype=float),
+            cells=cells_arr.astype(np.int64),
+            cell_type=cell_type,
+            facets=facets_arr.astype(np.int64),
+            facet_values=np.concatenate(facet_values) if facet_values else np.zeros(0),
+            facet_names=facet_names,
+            cell_values=np.concatenate(cell_values),
+            cell_names=cell_names,
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to one HDF5 file, atomically (temporary file, then rename).
+
+        Layout: datasets ``points``, ``cells``, ``facets``, ``facet_values``,
+        ``cell_values``; groups ``facet_names`` and ``cell_names`` whose
+        attributes map name -> tag; root attributes ``format``, ``version``
+        and ``cell_type``.
+
+        Returns:
+            The path written.
+        """
+        import h5py  # lazily: keeps `import organfem.meshing` light
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = _FORMAT
+                f.attrs["version"] = _FORMAT_VERSION
+                f.attrs["cell_type"] = self.cell_type
+                for name in _DATASETS:
+                    f.create_dataset(name, data=getattr(self, name))
+                for group in ("facet_names", "cell_names"):
+                    g = f.create_group(group)
+                    for key, value in getattr(self, group).items():
+                        g.attrs[key] = value
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MeshData:
+        """Read a file written by :meth:`save`.
+
+        Raises:
+            MeshError: naming the path and the missing or bad item if the file
+                is not readable HDF5, lacks a dataset or attribute, or holds an
+                inconsistent mesh.
+        """
+        import h5py
+
+        path = Path(path)
+        try:
+            f = h5py.File(path, "r")
+        except (OSError, ValueError) as err:
+            raise MeshError(f"{path}: not a readable HDF5 mesh file ({err})") from err
+        with f:
+            if f.attrs.get("format") != _FORMAT:
+                raise MeshError(
+                    f"{path}: attribute 'format' is {f.attrs.get('format')!r}, "
+                    f"expected {_FORMAT!r} (not a MeshData file)"
+                )
+            if int(f.attrs.get("version", -1)) != _FORMAT_VERSION:
+                raise MeshError(
+                    f"{path}: format version {f.attrs.get('version')!r} is not "
+                    f"{_FORMAT_VERSION}"
+                )
+            fields: dict = {"cell_type": str(f.attrs.get("cell_type", ""))}
+            for name in _DATASETS:
+                if not isinstance(f.get(name), h5py.Dataset):
+                    raise MeshError(f"{path}: missing dataset {name!r}")
+                try:
+                    fields[name] = f[name][()]
+                except (OSError, ValueError, KeyError) as err:
+                    raise MeshError(f"{path}: dataset {name!r} is unreadable ({err})") from err
+            for group in ("facet_names", "cell_names"):
+                if not isinstance(f.get(group), h5py.Group):
+                    raise MeshError(f"{path}: missing group {group!r}")
+                fields[group] = {k: int(v) for k, v in f[group].attrs.items()}
+        try:
+            return cls(**fields)
+        except MeshError as err:
+            raise MeshError(f"{path}: {err}") from err

@@ -1,0 +1,5 @@
+"""Renders of results (PyVista, off-screen)."""
+
+from organfem.viz.render import render
+
+__all__ = ["render"]
