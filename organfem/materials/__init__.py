@@ -1,9 +1,12 @@
 """Constitutive laws in pure JAX (no DOLFINx import).
 
-A law is defined once, as a strain energy (or a stress for non-hyperelastic
-terms); stresses and consistent tangents come from autodiff.  Laws add up::
+A law is defined once, as a strain energy of a few invariants of ``C`` (or a
+stress for non-hyperelastic terms); stresses and consistent tangents come from
+autodiff.  Laws add up, and :func:`evaluate` gives stress and tangent at many
+quadrature points::
 
     law = HolzapfelOgden.holzapfel_ogden_2009() + ActiveStress(Ta=60.0)
+    S, D = evaluate(law, e, R)  # (n, 6), (n, 6, 6) from (n, 6), (n, 3, 3)
 """
 
 from .kernel import (

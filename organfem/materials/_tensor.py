@@ -13,8 +13,6 @@ import jax.numpy as jnp
 __all__ = [
     "VOIGT_PAIRS",
     "det3",
-    "cofactor3",
-    "strain_from_voigt",
     "strain_to_voigt",
     "stress_from_voigt",
     "stress_to_voigt",
@@ -30,41 +28,6 @@ def det3(A):
         A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1])
         - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
         + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0])
-    )
-
-
-def cofactor3(A):
-    """Cofactor matrix ``det(A) A^{-T}`` of a 3x3 matrix."""
-    return jnp.array(
-        [
-            [
-                A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1],
-                A[1, 2] * A[2, 0] - A[1, 0] * A[2, 2],
-                A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0],
-            ],
-            [
-                A[0, 2] * A[2, 1] - A[0, 1] * A[2, 2],
-                A[0, 0] * A[2, 2] - A[0, 2] * A[2, 0],
-                A[0, 1] * A[2, 0] - A[0, 0] * A[2, 1],
-            ],
-            [
-                A[0, 1] * A[1, 2] - A[0, 2] * A[1, 1],
-                A[0, 2] * A[1, 0] - A[0, 0] * A[1, 2],
-                A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0],
-            ],
-        ]
-    )
-
-
-def strain_from_voigt(e):
-    """Symmetric 3x3 strain from a Voigt 6-vector with engineering shears."""
-    h = 0.5
-    return jnp.array(
-        [
-            [e[0], h * e[5], h * e[4]],
-            [h * e[5], e[1], h * e[3]],
-            [h * e[4], h * e[3], e[2]],
-        ]
     )
 
 

@@ -2,17 +2,24 @@
 
 The pointwise functions take the deformation gradient; the batched kernel
 takes Voigt strains, which is what the finite-element layer evaluates at its
-quadrature points.  Everything is float64: the kernel enables 64-bit JAX
-locally (``jax.enable_x64``) and never flips the global flag.
+quadrature points.  The batch is the pointwise :func:`voigt_stress_and_tangent`
+lifted with ``jax.vmap`` and compiled once per law structure (the law is an
+argument of the compiled function, so new parameter values do not recompile).
+:func:`evaluate` works in float64: it enables 64-bit JAX locally
+(``jax.enable_x64``, thread-local) and never flips the global flag.
 """
 
 from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._tensor import green_lagrange
+from . import _autodiff
+from ._tensor import det3, green_lagrange
 from .laws import Law
 
 __all__ = [
@@ -23,6 +30,15 @@ __all__ = [
     "voigt_stress_and_tangent",
     "evaluate",
 ]
+
+# On CPU the batch runs in chunks of this many points, so that the
+# intermediates of a chunk stay in cache.  Every chunk (the last one padded)
+# has the same shape: a law structure compiles once whatever the number of
+# points.  Up to _IN_FLIGHT chunks are dispatched ahead, so that copying the
+# results of one overlaps computing the next.  XLA runs the calls of one
+# thread in order, so only several workers (threads) use several cores.
+_CPU_CHUNK = 8192
+_IN_FLIGHT = 4
 
 
 def second_piola(law: Law, F: jax.Array, R: jax.Array) -> jax.Array:
@@ -42,28 +58,42 @@ def first_piola_tangent(law: Law, F: jax.Array, R: jax.Array) -> jax.Array:
 
 def cauchy(law: Law, F: jax.Array, R: jax.Array) -> jax.Array:
     """Cauchy stress ``sigma = F S F^T / J`` [kPa], shape (3, 3)."""
-    return F @ second_piola(law, F, R) @ F.T / jnp.linalg.det(F)
+    return F @ second_piola(law, F, R) @ F.T / det3(F)
 
 
-def voigt_stress_and_tangent(law: Law, e: jax.Array, R: jax.Array):
+def voigt_stress_and_tangent(law: Law, e: jax.Array, R: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Voigt stress ``S_v`` (6,) and tangent ``D = dS_v/de`` (6, 6) at one point.
 
     ``e`` is the Green-Lagrange strain in Voigt form with engineering shears,
-    so that ``dS_v = D de`` and ``S_v . de = S : dE``.  One forward-mode pass
-    per strain direction; ``S_v`` is their shared primal.
+    so that ``dS_v = D de`` and ``S_v . de = S : dE``.  Both come from the
+    law's single definition by forward-mode autodiff through its invariants
+    (see :mod:`organfem.materials._autodiff`).
     """
-    return jax.vmap(
-        lambda t: jax.jvp(lambda x: law.stress(x, R), (e,), (t,)),
-        out_axes=(None, 1),
-    )(jnp.eye(6, dtype=e.dtype))
+    return _autodiff.stress_and_tangent(law, e, R)
 
 
-@jax.jit
-def _batched(law: Law, e: jax.Array, R: jax.Array):
-    return jax.vmap(voigt_stress_and_tangent, in_axes=(None, 0, 0))(law, e, R)
+_batched = jax.jit(jax.vmap(voigt_stress_and_tangent, in_axes=(None, 0, 0)))
 
 
-def evaluate(law: Law, e: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_shapes(e: np.ndarray, R: np.ndarray) -> None:
+    if e.ndim != 2 or e.shape[1] != 6:
+        raise ValueError(f"evaluate: strains e must have shape (n, 6), got {e.shape}")
+    if R.shape != (e.shape[0], 3, 3):
+        raise ValueError(
+            f"evaluate: bases R must have shape ({e.shape[0]}, 3, 3) to match e, got {R.shape}"
+        )
+
+
+def evaluate(
+    law: Law,
+    e: np.ndarray,
+    R: np.ndarray,
+    *,
+    device: jax.Device | None = None,
+    chunk_size: int | None = None,
+    workers: int = 1,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Stress and tangent at many points, in float64.
 
     Args:
@@ -71,11 +101,67 @@ def evaluate(law: Law, e: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, np.nda
             parameters does not recompile).
         e: Voigt Green-Lagrange strains, shape (n, 6).
         R: local bases (rows f0, s0, n0), shape (n, 3, 3).
+        device: where to compute; JAX's default device if None.
+        chunk_size: points per compiled call; by default 8192 on CPU (the
+            intermediates fit in cache) and all points at once on
+            accelerators.
+        workers: threads that share the chunks, each keeping a core busy;
+            leave at 1 when MPI ranks already occupy the cores.
+        out: arrays ``(S, D)`` to write the results into (float64, shapes
+            (n, 6) and (n, 6, 6)); reusing them across Newton iterations saves
+            allocating and faulting in fresh memory on every call.
 
     Returns:
-        ``S`` of shape (n, 6) and ``D`` of shape (n, 6, 6), as NumPy arrays.
+        ``S`` of shape (n, 6) [kPa] and ``D`` of shape (n, 6, 6) [kPa], as
+        NumPy arrays (``out`` if given).
     """
-    with jax.enable_x64(True):
-        law64 = jax.tree.map(lambda p: jnp.asarray(p, dtype=jnp.float64), law)
-        S, D = _batched(law64, jnp.asarray(e, jnp.float64), jnp.asarray(R, jnp.float64))
-        return np.asarray(S), np.asarray(D)
+    e = np.asarray(e, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    _check_shapes(e, R)
+    n = e.shape[0]
+    platform = (device or jax.devices()[0]).platform
+    if chunk_size is None:
+        chunk_size = _CPU_CHUNK if platform == "cpu" else max(n, 1)
+    if chunk_size < 1:
+        raise ValueError(f"evaluate: chunk_size={chunk_size} must be >= 1")
+    if workers < 1:
+        raise ValueError(f"evaluate: workers={workers} must be >= 1")
+    law64 = jax.tree.map(lambda p: np.asarray(p, dtype=np.float64), law)
+    S, D = (np.empty((n, 6)), np.empty((n, 6, 6))) if out is None else out
+    for name, array, shape in (("S", S, (n, 6)), ("D", D, (n, 6, 6))):
+        if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float64:
+            raise ValueError(
+                f"evaluate: out {name} must be a float64 NumPy array of shape {shape}, got "
+                f"{getattr(array, 'dtype', type(array).__name__)} {np.shape(array)}"
+            )
+
+    def collect(start: int, stop: int, result) -> None:
+        S[start:stop] = np.asarray(result[0])[: stop - start]
+        D[start:stop] = np.asarray(result[1])[: stop - start]
+
+    def run(starts: range) -> None:
+        pending: deque = deque()
+        # Both contexts are thread-local: every worker enters them.
+        with jax.enable_x64(True), jax.default_device(device):
+            for start in starts:
+                stop = min(start + chunk_size, n)
+                ec, Rc = e[start:stop], R[start:stop]
+                if stop - start < chunk_size:  # pad with the reference state
+                    pad = chunk_size - (stop - start)
+                    ec = np.concatenate([ec, np.zeros((pad, 6))])
+                    Rc = np.concatenate([Rc, np.broadcast_to(np.eye(3), (pad, 3, 3))])
+                # NumPy arguments go straight to the compiled call (cheaper
+                # than device_put), which dispatches asynchronously.
+                pending.append((start, stop, _batched(law64, ec, Rc)))
+                if len(pending) > _IN_FLIGHT:
+                    collect(*pending.popleft())
+            while pending:
+                collect(*pending.popleft())
+
+    starts = range(0, n, chunk_size)
+    if workers == 1:
+        run(starts)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, [starts[w::workers] for w in range(workers)]))
+    return S, D

@@ -3,13 +3,18 @@
 Every law is an immutable dataclass registered as a JAX pytree: its numeric
 parameters are pytree leaves (so ``jax.grad`` with respect to the law gives
 parameter sensitivities), its options are static metadata.  A law is evaluated
-on the Green-Lagrange strain ``E`` (3x3, reference configuration) and a local
-basis ``R`` whose rows are the fibre, sheet and sheet-normal directions
-``(f0, s0, n0)``.  Laws derived from a strain energy implement
-:meth:`Law.energy`; the second Piola-Kirchhoff stress ``S = dpsi/dE`` and its
-tangent ``dS/dE`` come from autodiff (see :mod:`organfem.materials.kernel`).
-Laws that are not hyperelastic (active stress in the current configuration)
-implement :meth:`Law.second_piola` directly.
+on the Green-Lagrange strain ``E`` (reference configuration) and a local basis
+``R`` whose rows are the fibre, sheet and sheet-normal directions
+``(f0, s0, n0)``.
+
+A hyperelastic law is defined once, by :meth:`Law.strain_energy` as a function
+of the invariants of ``C = I + 2E`` it names in :attr:`Law.invariants`
+(``I1``, ``I3``, ``I4f``, ``I4s``, ``I4n``, ``I8fs``, ``I8fn``, ``I8sn``; see
+:mod:`organfem.materials._invariants`).  The energy ``psi(E, R)``, the second
+Piola-Kirchhoff stress ``S = dpsi/dE`` and its tangent ``dS/dE`` all follow
+from that one definition, the derivatives by autodiff.  Stress that is not
+derived from an energy (active stress in the current configuration) is
+defined by :meth:`Law.extra_stress`; its tangent also comes from autodiff.
 
 Units: stresses and stiffness-like parameters in kPa, exponents dimensionless.
 """
@@ -22,9 +27,12 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..errors import ParameterError
-from ._tensor import det3, strain_from_voigt, strain_to_voigt, stress_from_voigt, stress_to_voigt
+from . import _autodiff
+from ._invariants import INVARIANTS
+from ._tensor import strain_to_voigt, stress_from_voigt, stress_to_voigt
 
 __all__ = [
     "Law",
@@ -38,31 +46,57 @@ __all__ = [
 
 
 def _law(cls):
-    """Decorator: a frozen dataclass registered as a JAX pytree."""
-    return jax.tree_util.register_dataclass(dataclasses.dataclass(frozen=True)(cls))
+    """Decorator: a frozen dataclass registered as a JAX pytree.
+
+    Fields are leaves, except options declared with ``jax.tree.static``, which
+    are static metadata.  Unflattening bypasses ``__init__``: JAX rebuilds laws
+    from tracers, placeholders and cotangents (a zero gradient is not an
+    invalid parameter), so validation runs only when a law is constructed.
+    """
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = dataclasses.fields(cls)
+    data = tuple(f.name for f in fields if not f.metadata.get("static", False))
+    meta = tuple(f.name for f in fields if f.metadata.get("static", False))
+
+    def flatten_with_keys(law):
+        children = [(jax.tree_util.GetAttrKey(name), getattr(law, name)) for name in data]
+        return children, tuple(getattr(law, name) for name in meta)
+
+    def unflatten(options, children):
+        law = object.__new__(cls)
+        for name, value in zip(meta + data, (*options, *children), strict=True):
+            object.__setattr__(law, name, value)
+        return law
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten)
+    return cls
 
 
 def _concrete(value) -> bool:
-    return isinstance(value, numbers.Real) or (
-        hasattr(value, "shape") and value.shape == () and not isinstance(value, jax.core.Tracer)
+    """Whether ``value`` is a known scalar (not a tracer or an abstract placeholder)."""
+    if isinstance(value, numbers.Real):
+        return True
+    if isinstance(value, np.ndarray | np.generic):
+        return value.shape == ()
+    return (
+        isinstance(value, jax.Array)
+        and not isinstance(value, jax.core.Tracer)
+        and value.shape == ()
     )
-
-
-def _identity(E):
-    return jnp.eye(3, dtype=E.dtype)
-
-
-def _local(E, R):
-    """Strain in fibre coordinates: ``E_loc[i, j] = e_i . E e_j`` for rows e_i of R."""
-    return R @ E @ R.T
 
 
 class Law:
     """Base of every constitutive law.
 
     Subclasses list their parameters as dataclass fields; ``_positive`` and
-    ``_non_negative`` name those validated at construction.
+    ``_non_negative`` name those validated at construction.  A hyperelastic
+    law sets :attr:`invariants` and implements :meth:`strain_energy`; a law
+    with stress not derived from an energy sets :attr:`hyperelastic` to
+    ``False`` and implements :meth:`extra_stress`.
     """
+
+    invariants: ClassVar[tuple[str, ...]] = ()
+    """Names of the invariants :meth:`strain_energy` takes, in order."""
 
     _positive: ClassVar[tuple[str, ...]] = ()
     _non_negative: ClassVar[tuple[str, ...]] = ()
@@ -85,6 +119,30 @@ class Law:
         """Short name used in tables and result files."""
         return type(self).__name__
 
+    @property
+    def hyperelastic(self) -> bool:
+        """Whether all of the stress derives from :meth:`strain_energy`."""
+        return True
+
+    def strain_energy(self, *invariants: jax.Array) -> jax.Array:
+        """Strain energy per unit reference volume [kPa] from invariants.
+
+        Args:
+            invariants: the values of the invariants named in
+                :attr:`invariants`, in that order (scalars, or arrays of one
+                shape for many points).
+        """
+        raise NotImplementedError(f"{self.name} does not define a strain energy")
+
+    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
+        """Voigt stress [kPa] (6,) not derived from an energy (non-hyperelastic laws).
+
+        Args:
+            e: Green-Lagrange strain in Voigt form, engineering shears, (6,).
+            R: rows are the fibre, sheet and normal unit vectors, (3, 3).
+        """
+        raise NotImplementedError(f"{self.name} has no stress besides its energy")
+
     def energy(self, E: jax.Array, R: jax.Array) -> jax.Array:
         """Strain energy per unit reference volume [kPa].
 
@@ -92,7 +150,11 @@ class Law:
             E: Green-Lagrange strain, shape (3, 3).
             R: rows are the fibre, sheet and normal unit vectors, shape (3, 3).
         """
-        raise NotImplementedError(f"{self.name} is not derived from a strain energy")
+        if not self.hyperelastic:
+            raise NotImplementedError(f"{self.name} is not derived from a strain energy")
+        e = strain_to_voigt(E)
+        x = tuple(e[a] for a in range(6))
+        return self.strain_energy(*(INVARIANTS[name](x, R) for name in self.invariants))
 
     def stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
         """Second Piola-Kirchhoff stress in Voigt form [kPa], shape (6,).
@@ -101,11 +163,11 @@ class Law:
             e: Green-Lagrange strain in Voigt form, engineering shears, (6,).
             R: rows are the fibre, sheet and normal unit vectors, (3, 3).
 
-        The default is the forward-mode gradient of :meth:`energy` with
-        respect to ``e`` (forward mode keeps batched kernels fusable; reverse
-        mode through 3x3 indexing is ten times slower on CPU).
+        The energy part is ``sum_k dpsi/dI_k dI_k/de`` by forward-mode
+        autodiff (see :mod:`organfem.materials._autodiff`), plus
+        :meth:`extra_stress` for non-hyperelastic laws.
         """
-        return jax.jacfwd(lambda x: self.energy(strain_from_voigt(x), R))(e)
+        return _autodiff.stress(self, e, R)
 
     def second_piola(self, E: jax.Array, R: jax.Array) -> jax.Array:
         """Second Piola-Kirchhoff stress ``S = dpsi/dE`` [kPa], shape (3, 3)."""
@@ -121,7 +183,11 @@ class Law:
 
 @_law
 class Sum(Law):
-    """Additive composition of laws: energies and stresses add up."""
+    """Additive composition of laws: energies and stresses add up.
+
+    Its invariants are the union of the terms' invariants, so shared ones
+    (``I3`` of a law and of its volumetric penalty, say) are evaluated once.
+    """
 
     terms: tuple[Law, ...]
 
@@ -129,11 +195,24 @@ class Sum(Law):
     def name(self) -> str:
         return "+".join(t.name for t in self.terms)
 
-    def energy(self, E, R):
-        return sum(t.energy(E, R) for t in self.terms)
+    @property
+    def invariants(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for t in self.terms for name in t.invariants))
 
-    def stress(self, e, R):
-        return sum(t.stress(e, R) for t in self.terms)
+    @property
+    def hyperelastic(self) -> bool:
+        return all(t.hyperelastic for t in self.terms)
+
+    def strain_energy(self, *invariants: jax.Array) -> jax.Array:
+        value = dict(zip(self.invariants, invariants, strict=True))
+        return sum(
+            t.strain_energy(*(value[name] for name in t.invariants))
+            for t in self.terms
+            if t.invariants
+        )
+
+    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
+        return sum(t.extra_stress(e, R) for t in self.terms if not t.hyperelastic)
 
 
 @_law
@@ -150,6 +229,7 @@ class NeoHookean(Law):
 
     mu: float
     lmbda: float
+    invariants = ("I1", "I3")
     _positive = ("mu",)
     _non_negative = ("lmbda",)
 
@@ -161,10 +241,9 @@ class NeoHookean(Law):
         mu = young / (2 * (1 + poisson))
         return cls(mu=mu, lmbda=young * poisson / ((1 + poisson) * (1 - 2 * poisson)))
 
-    def energy(self, E, R):
-        C = _identity(E) + 2 * E
-        lnJ = 0.5 * jnp.log(det3(C))
-        return 0.5 * self.mu * (jnp.trace(C) - 3 - 2 * lnJ) + 0.5 * self.lmbda * lnJ**2
+    def strain_energy(self, I1: jax.Array, I3: jax.Array) -> jax.Array:
+        lnJ = 0.5 * jnp.log(I3)
+        return 0.5 * self.mu * (I1 - 3 - 2 * lnJ) + 0.5 * self.lmbda * lnJ**2
 
 
 @_law
@@ -184,6 +263,7 @@ class Guccione(Law):
     bf: float
     bt: float
     bfs: float
+    invariants = ("I4f", "I4s", "I4n", "I8sn", "I8fn", "I8fs")
     _positive = ("C", "bf", "bt", "bfs")
 
     @classmethod
@@ -196,12 +276,22 @@ class Guccione(Law):
         """Land et al. (2015) problem 2, isotropic: C=10 kPa, bf=bt=bfs=1."""
         return cls(C=10.0, bf=1.0, bt=1.0, bfs=1.0)
 
-    def energy(self, E, R):
-        El = _local(E, R)
+    def strain_energy(
+        self,
+        I4f: jax.Array,
+        I4s: jax.Array,
+        I4n: jax.Array,
+        I8sn: jax.Array,
+        I8fn: jax.Array,
+        I8fs: jax.Array,
+    ) -> jax.Array:
+        # Local strains: E_ii = (I4i - 1)/2, E_ij = I8ij/2 (orthonormal basis).
+        Eff, Ess, Enn = (I4f - 1) / 2, (I4s - 1) / 2, (I4n - 1) / 2
+        Esn, Efn, Efs = I8sn / 2, I8fn / 2, I8fs / 2
         Q = (
-            self.bf * El[0, 0] ** 2
-            + self.bt * (El[1, 1] ** 2 + El[2, 2] ** 2 + 2 * El[1, 2] ** 2)
-            + 2 * self.bfs * (El[0, 1] ** 2 + El[0, 2] ** 2)
+            self.bf * Eff**2
+            + self.bt * (Ess**2 + Enn**2 + 2 * Esn**2)
+            + 2 * self.bfs * (Efs**2 + Efn**2)
         )
         return 0.5 * self.C * (jnp.exp(Q) - 1)
 
@@ -216,7 +306,9 @@ class HolzapfelOgden(Law):
 
     Fibre and sheet terms act only in extension (``I4 > 1``): collagen does not
     bear compression.  Invariants are of the full ``C``; pair the law with the
-    mixed (u, p) formulation or a :class:`VolumetricPenalty`.
+    mixed (u, p) formulation or a :class:`VolumetricPenalty`.  The isotropic
+    term leaves ``S = a I`` in the reference state, a pure pressure that the
+    incompressibility constraint absorbs.
 
     Args:
         a, a_f, a_s, a_fs: stiffnesses [kPa], > 0 (``a_s``, ``a_fs`` may be 0).
@@ -231,6 +323,7 @@ class HolzapfelOgden(Law):
     b_s: float = 1.0
     a_fs: float = 0.0
     b_fs: float = 1.0
+    invariants = ("I1", "I4f", "I4s", "I8fs")
     _positive = ("a", "b", "a_f", "b_f", "b_s", "b_fs")
     _non_negative = ("a_s", "a_fs")
 
@@ -256,19 +349,18 @@ class HolzapfelOgden(Law):
             a_s=3.283, b_s=11.176, a_fs=0.662, b_fs=9.466,
         )  # fmt: skip
 
-    def energy(self, E, R):
-        Cl = _local(_identity(E) + 2 * E, R)
-        I1 = jnp.trace(Cl)
-
+    def strain_energy(
+        self, I1: jax.Array, I4f: jax.Array, I4s: jax.Array, I8fs: jax.Array
+    ) -> jax.Array:
         def fibre(a, b, I4):
             stretch = jnp.maximum(I4 - 1, 0.0)
             return a / (2 * b) * (jnp.exp(b * stretch**2) - 1)
 
         return (
             self.a / (2 * self.b) * (jnp.exp(self.b * (I1 - 3)) - 1)
-            + fibre(self.a_f, self.b_f, Cl[0, 0])
-            + fibre(self.a_s, self.b_s, Cl[1, 1])
-            + self.a_fs / (2 * self.b_fs) * (jnp.exp(self.b_fs * Cl[0, 1] ** 2) - 1)
+            + fibre(self.a_f, self.b_f, I4f)
+            + fibre(self.a_s, self.b_s, I4s)
+            + self.a_fs / (2 * self.b_fs) * (jnp.exp(self.b_fs * I8fs**2) - 1)
         )
 
 
@@ -294,18 +386,24 @@ class ActiveStress(Law):
                 "'reference' or 'current'"
             )
 
-    def energy(self, E, R):
-        if self.configuration != "reference":
-            return super().energy(E, R)
-        return self.Ta * _local(E, R)[0, 0]
+    @property
+    def invariants(self) -> tuple[str, ...]:
+        return ("I4f",) if self.configuration == "reference" else ()
 
-    def stress(self, e, R):
-        f0 = R[0]
-        S = self.Ta * stress_to_voigt(jnp.outer(f0, f0))
-        if self.configuration == "reference":
-            return S
-        C = jnp.eye(3, dtype=e.dtype) + 2 * strain_from_voigt(e)
-        return S * jnp.sqrt(det3(C)) / (f0 @ C @ f0)
+    @property
+    def hyperelastic(self) -> bool:
+        return self.configuration == "reference"
+
+    def strain_energy(self, I4f: jax.Array) -> jax.Array:
+        # T_a E_ff with E_ff = (I4f - 1)/2.
+        return self.Ta * (I4f - 1) / 2
+
+    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
+        if self.hyperelastic:
+            return super().extra_stress(e, R)
+        x = tuple(e[a] for a in range(6))
+        scale = jnp.sqrt(INVARIANTS["I3"](x, R)) / INVARIANTS["I4f"](x, R)
+        return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
 
 
 _PENALTIES = {
@@ -328,6 +426,7 @@ class VolumetricPenalty(Law):
 
     kappa: float
     kind: str = jax.tree.static(default="simo-taylor")
+    invariants = ("I3",)
     _positive = ("kappa",)
 
     def __post_init__(self) -> None:
@@ -337,6 +436,5 @@ class VolumetricPenalty(Law):
                 f"VolumetricPenalty: kind={self.kind!r} must be one of {sorted(_PENALTIES)}"
             )
 
-    def energy(self, E, R):
-        J = jnp.sqrt(det3(_identity(E) + 2 * E))
-        return self.kappa * _PENALTIES[self.kind](J)
+    def strain_energy(self, I3: jax.Array) -> jax.Array:
+        return self.kappa * _PENALTIES[self.kind](jnp.sqrt(I3))

@@ -15,6 +15,7 @@ is measured against (``benchmarks/jax_vs_ufl.py``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -125,6 +126,10 @@ class QuadratureMaterial:
         ].reshape(-1, 3, 3)
         self.S = qs.function((6,), "S")
         self.D = qs.function((6, 6), "D")
+        n = self._basis.shape[0]
+        self._out = (np.empty((n, 6)), np.empty((n, 6, 6)))
+        # Threads for the JAX kernel: the cores this rank may use.
+        self._workers = max(1, (os.cpu_count() or 1) // qs.mesh.comm.size)
         self._strain = None
 
     def residual(self, u, v):
@@ -149,7 +154,7 @@ class QuadratureMaterial:
         """
         values = self.qs.evaluate(self._strain)
         e, J = values[:, :6], values[:, 6]
-        S, D = materials.evaluate(law, e, self._basis)
+        S, D = materials.evaluate(law, e, self._basis, workers=self._workers, out=self._out)
         self.qs.assign(self.S, S)
         self.qs.assign(self.D, D)
         return float(J.min()) if J.size else np.inf

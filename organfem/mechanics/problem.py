@@ -195,6 +195,10 @@ class HyperelasticProblem:
             facets = self.domain.facets(c.tag)
             for comp in c.components if c.components is not None else (None,):
                 space = Wu if comp is None else Wu.sub(comp)
+                if space is self.W:  # the whole (displacement-only) space
+                    dofs = dolfinx.fem.locate_dofs_topological(space, fdim, facets)
+                    bcs.append(dolfinx.fem.dirichletbc(np.zeros(3), dofs, space))
+                    continue
                 collapsed, _ = space.collapse()
                 zero = dolfinx.fem.Function(collapsed)
                 dofs = dolfinx.fem.locate_dofs_topological((space, collapsed), fdim, facets)

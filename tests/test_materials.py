@@ -1,0 +1,471 @@
+"""Materials: hand-derived stresses, autodiff consistency, frames and parameters.
+
+Every expected value is a closed form derived in a comment (reference state,
+uniaxial and equibiaxial stretch, simple shear), a property every admissible
+law has (objectivity, symmetric tangent of a hyperelastic law, rotating the
+fibre frame with the strain), or a central finite difference of the law's own
+energy or stress.  Conventions: Voigt order (11, 22, 33, 23, 13, 12), strains
+with engineering shears, ``R`` rows ``(f0, s0, n0)``, stresses in kPa.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from organfem.errors import ParameterError
+from organfem.materials import (
+    ActiveStress,
+    Guccione,
+    HolzapfelOgden,
+    NeoHookean,
+    Sum,
+    VolumetricPenalty,
+    cauchy,
+    evaluate,
+    first_piola,
+    first_piola_tangent,
+    second_piola,
+    voigt_stress_and_tangent,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+HO = HolzapfelOgden.holzapfel_ogden_2009()
+TA = 60.0
+KAPPA = 50.0
+LAWS = {
+    "neo-hookean": NeoHookean(mu=10.0, lmbda=40.0),
+    "guccione": Guccione.land2015_problem1(),
+    "holzapfel-ogden": HO,
+    "active-reference": ActiveStress(Ta=TA),
+    "active-current": ActiveStress(Ta=TA, configuration="current"),
+    "penalty-quadratic": VolumetricPenalty(kappa=KAPPA, kind="quadratic"),
+    "penalty-log": VolumetricPenalty(kappa=KAPPA, kind="log"),
+    "penalty-simo-taylor": VolumetricPenalty(kappa=KAPPA, kind="simo-taylor"),
+    "sum": HO + VolumetricPenalty(kappa=KAPPA) + ActiveStress(Ta=TA),
+}
+HYPERELASTIC = [name for name, law in LAWS.items() if law.hyperelastic]
+
+# Local basis: the rows of a rotation matrix.  Strain given in fibre
+# coordinates (E_loc = R E R^T): the fibre is stretched (I4f - 1 = 0.16) and
+# the sheet compressed (I4s - 1 = -0.08), well clear of the kink of the
+# Holzapfel-Ogden fibre terms at I4 = 1, with all shears non-zero.
+R0 = Rotation.from_rotvec([0.3, -0.5, 0.8]).as_matrix()
+E_LOCAL = np.array([[0.08, 0.03, -0.02], [0.03, -0.04, 0.01], [-0.02, 0.01, 0.02]])
+E0 = R0.T @ E_LOCAL @ R0
+Q = Rotation.from_rotvec([-0.7, 0.2, 0.4]).as_matrix()
+F0 = np.eye(3) + np.array([[0.10, 0.05, -0.03], [-0.02, 0.08, 0.04], [0.06, -0.01, -0.05]])
+
+# Central differences: error h^2/6 |f'''| + eps |f| / h; with h = 1e-6 both
+# are below 1e-9 relative for these smooth laws at strains of order 0.1.
+H = 1e-6
+FD_RTOL = 1e-6
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    with jax.enable_x64(True):  # thread-local, undone after each test
+        yield
+
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def stress_voigt(S: np.ndarray) -> np.ndarray:
+    """Voigt stress (no factors), (..., 6)."""
+    return np.stack([S[..., i, j] for i, j in VOIGT], axis=-1)
+
+
+def voigt(E: np.ndarray) -> np.ndarray:
+    """Voigt strain with engineering shears, (..., 6)."""
+    return stress_voigt(E) * np.array([1.0, 1, 1, 2, 2, 2])
+
+
+def from_voigt_strain(e: jax.Array) -> jax.Array:
+    """Symmetric strain tensor from Voigt with engineering shears."""
+    return jnp.array(
+        [[e[0], e[5] / 2, e[4] / 2], [e[5] / 2, e[1], e[3] / 2], [e[4] / 2, e[3] / 2, e[2]]]
+    )
+
+
+def at(law, e: np.ndarray, R: np.ndarray | None = None):
+    """``evaluate`` at Voigt strains e (n, 6), one basis for all (identity if None)."""
+    R = np.eye(3) if R is None else R
+    return evaluate(law, e, np.broadcast_to(R, (len(e), 3, 3)))
+
+
+def close(actual, expected, rtol=1e-12):
+    """Equal to ``rtol`` relative to the largest expected magnitude."""
+    expected = np.asarray(expected)
+    scale = max(np.abs(expected).max(), 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
+
+
+# --- reference state ---------------------------------------------------------
+
+
+def _reference_stress(name: str) -> np.ndarray:
+    f0f0 = np.outer(R0[0], R0[0])
+    # NeoHookean: S = mu (I - C^-1) + lmbda ln J C^-1 = 0 at C = I.
+    # Guccione: S = C/2 e^Q dQ/dE with dQ/dE linear in E: 0.
+    # Penalties: S = kappa U'(J) J C^-1 = 0 since U'(1) = 0.
+    # Holzapfel-Ogden: the isotropic term gives a/(2b) b e^{b(I1-3)} dI1/dE
+    #   = a I at I1 = 3; the fibre terms vanish with (I4 - 1)_+ = 0, the
+    #   fibre-sheet term with I8fs = 0.
+    # Active stress: T_a f0 (x) f0, in the current configuration too since
+    #   J / I4f = 1.
+    expected = {
+        "holzapfel-ogden": HO.a * np.eye(3),
+        "active-reference": TA * f0f0,
+        "active-current": TA * f0f0,
+        "sum": HO.a * np.eye(3) + TA * f0f0,
+    }
+    return stress_voigt(expected.get(name, np.zeros((3, 3))))
+
+
+@pytest.mark.parametrize("name", LAWS)
+def test_reference_stress(name):
+    S, _ = at(LAWS[name], np.zeros((1, 6)), R0)
+    close(S[0], _reference_stress(name))
+
+
+def test_reference_tangent_of_isotropic_laws():
+    m = np.array([1.0, 1, 1, 0, 0, 0])
+    # NeoHookean linearises to Hooke's law: D = lmbda m m^T + mu diag(2,2,2,1,1,1)
+    # (the shear entries are mu because the strain carries engineering shears).
+    law = LAWS["neo-hookean"]
+    _, D = at(law, np.zeros((1, 6)))
+    close(D[0], law.lmbda * np.outer(m, m) + law.mu * np.diag([2.0, 2, 2, 1, 1, 1]))
+    # Penalty: d2/dE2 kappa U(J) = kappa (U''(1) dJ/dE (x) dJ/dE + U'(1) d2J/dE2)
+    # = kappa m m^T, with dJ/dE = J C^-1 = I and U''(1) = 1, U'(1) = 0.
+    for kind in ("quadratic", "log", "simo-taylor"):
+        _, D = at(LAWS[f"penalty-{kind}"], np.zeros((1, 6)))
+        close(D[0], KAPPA * np.outer(m, m))
+
+
+# --- invariance --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", LAWS)
+def test_objectivity(name):
+    law = LAWS[name]
+    F, R = jnp.asarray(F0), jnp.asarray(R0)
+    P = first_piola(law, F, R)
+    close(first_piola(law, Q @ F, R), Q @ P)
+    close(second_piola(law, Q @ F, R), second_piola(law, F, R))
+
+
+@pytest.mark.parametrize("name", ["guccione", "holzapfel-ogden"])
+def test_rotating_fibres_and_strain_rotates_stress(name):
+    law = LAWS[name]
+    S = law.second_piola(jnp.asarray(E0), jnp.asarray(R0))
+    # Rotating the basis rows (f0 -> Q f0, ...) is R -> R Q^T.
+    S_rot = law.second_piola(jnp.asarray(Q @ E0 @ Q.T), jnp.asarray(R0 @ Q.T))
+    close(S_rot, Q @ S @ Q.T)
+    # The fibres matter: rotating them alone changes the stress.
+    assert not np.allclose(law.second_piola(jnp.asarray(E0), jnp.asarray(R0 @ Q.T)), S)
+
+
+# --- symmetry ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", HYPERELASTIC)
+def test_tangent_symmetry(name):
+    law = LAWS[name]
+    e = voigt(np.stack([E0, 0.5 * E0, np.diag([0.1, -0.05, 0.02])]))
+    _, D = at(law, e, R0)
+    close(D, np.swapaxes(D, 1, 2))
+    # Major symmetry of A = dP/dF = d2 psi / dF dF.
+    A = first_piola_tangent(law, jnp.asarray(F0), jnp.asarray(R0)).reshape(9, 9)
+    close(A, A.T)
+
+
+# --- closed forms ------------------------------------------------------------
+
+STRETCHES = np.array([0.9, 1.05, 1.1, 1.2])
+
+
+def uniaxial(lam):
+    """F = diag(lam, 1, 1): E = diag((lam^2 - 1)/2, 0, 0)."""
+    e = np.zeros((len(lam), 6))
+    e[:, 0] = (lam**2 - 1) / 2
+    return e
+
+
+def equibiaxial(lam):
+    """F = diag(lam, lam, 1): E = diag((lam^2 - 1)/2, (lam^2 - 1)/2, 0)."""
+    e = uniaxial(lam)
+    e[:, 1] = e[:, 0]
+    return e
+
+
+def test_neo_hookean_closed_forms():
+    law = LAWS["neo-hookean"]
+    mu, lm, lam = law.mu, law.lmbda, STRETCHES
+    # psi = mu/2 (I1 - 3 - 2 ln J) + lmbda/2 ln^2 J, dI1/dE = 2 I,
+    # d ln J/dE = C^-1, so S = mu (I - C^-1) + lmbda ln J C^-1.
+    # Uniaxial: J = lam, C^-1 = diag(lam^-2, 1, 1).
+    S, _ = at(law, uniaxial(lam))
+    close(S[:, 0], mu * (1 - lam**-2) + lm * np.log(lam) / lam**2)
+    close(S[:, 1], lm * np.log(lam))
+    close(S[:, 2], lm * np.log(lam))
+    close(S[:, 3:], 0.0)
+    # Equibiaxial: J = lam^2, C^-1 = diag(lam^-2, lam^-2, 1).
+    S, _ = at(law, equibiaxial(lam))
+    close(S[:, 0], mu * (1 - lam**-2) + lm * 2 * np.log(lam) / lam**2)
+    close(S[:, 1], S[:, 0])
+    close(S[:, 2], lm * 2 * np.log(lam))
+
+
+def test_guccione_closed_forms():
+    law = LAWS["guccione"]
+    C, bf, bt, lam = law.C, law.bf, law.bt, STRETCHES
+    E = (lam**2 - 1) / 2
+    # Uniaxial along the fibre: Q = bf E11^2, S11 = C/2 e^Q dQ/dE11
+    # = C bf E11 exp(bf E11^2); the other components of dQ/dE vanish.
+    S, _ = at(law, uniaxial(lam))
+    close(S[:, 0], C * bf * E * np.exp(bf * E**2))
+    close(S[:, 1:], 0.0)
+    # Equibiaxial in the fibre-sheet plane: Q = (bf + bt) E^2,
+    # S11 = C bf E e^Q, S22 = C bt E e^Q, S33 = 0.
+    S, _ = at(law, equibiaxial(lam))
+    eQ = np.exp((bf + bt) * E**2)
+    close(S[:, 0], C * bf * E * eQ)
+    close(S[:, 1], C * bt * E * eQ)
+    close(S[:, 2:], 0.0)
+
+
+def test_holzapfel_ogden_closed_forms():
+    a, b, lam = HO.a, HO.b, STRETCHES
+    d4 = lam**2 - 1  # I4 - 1 of the stretched directions
+    # dpsi/dI1 dI1/dE = a e^{b(I1-3)} I; a fibre term gives
+    # a_i/(2 b_i) e^{b_i d^2} 2 b_i d dI4/dE = 2 a_i d_+ e^{b_i d^2} f0 (x) f0,
+    # nothing in compression (d < 0).
+    fibre = 2 * HO.a_f * np.maximum(d4, 0) * np.exp(HO.b_f * d4**2)
+    sheet = 2 * HO.a_s * np.maximum(d4, 0) * np.exp(HO.b_s * d4**2)
+    # Uniaxial along f0: I1 - 3 = lam^2 - 1, I4f = lam^2, I4s = 1, I8fs = 0.
+    S, _ = at(HO, uniaxial(lam))
+    iso = a * np.exp(b * d4)
+    close(S[:, 0], iso + fibre)
+    close(S[:, 1], iso)
+    close(S[:, 2], iso)
+    close(S[:, 3:], 0.0)
+    # Equibiaxial in the f0-s0 plane: I1 - 3 = 2 (lam^2 - 1), I4f = I4s = lam^2.
+    S, _ = at(HO, equibiaxial(lam))
+    iso = a * np.exp(2 * b * d4)
+    close(S[:, 0], iso + fibre)
+    close(S[:, 1], iso + sheet)
+    close(S[:, 2], iso)
+    # Simple shear F = I + g e1 (x) e2: C = [[1, g, 0], [g, 1 + g^2, 0], [0, 0, 1]],
+    # I1 - 3 = g^2, I4f = 1, I4s = 1 + g^2, I8fs = g; E = (C - I)/2.
+    # The fibre-sheet term a_fs/(2 b_fs)(e^{b_fs I8^2} - 1) with
+    # dI8/dE = f0 (x) s0 + s0 (x) f0 gives S12 = a_fs g e^{b_fs g^2}.
+    g = np.array([0.05, 0.1, 0.2])
+    e = np.zeros((len(g), 6))
+    e[:, 1], e[:, 5] = g**2 / 2, g
+    S, _ = at(HO, e)
+    iso = a * np.exp(b * g**2)
+    close(S[:, 0], iso)
+    close(S[:, 1], iso + 2 * HO.a_s * g**2 * np.exp(HO.b_s * g**4))
+    close(S[:, 5], HO.a_fs * g * np.exp(HO.b_fs * g**2))
+
+
+@pytest.mark.parametrize(
+    ("kind", "dU"),
+    [
+        ("quadratic", lambda J: J - 1),  # U = (J - 1)^2 / 2
+        ("log", lambda J: np.log(J) / J),  # U = ln^2 J / 2
+        ("simo-taylor", lambda J: (J - 1 / J) / 2),  # U = (J^2 - 1 - 2 ln J) / 4
+    ],
+)
+def test_penalty_closed_forms(kind, dU):
+    lam = STRETCHES
+    # S = kappa U'(J) dJ/dE = kappa U'(J) J C^-1; uniaxial J = lam,
+    # C^-1 = diag(lam^-2, 1, 1).
+    S, _ = at(LAWS[f"penalty-{kind}"], uniaxial(lam))
+    close(S[:, 0], KAPPA * dU(lam) / lam)
+    close(S[:, 1], KAPPA * dU(lam) * lam)
+    close(S[:, 2], KAPPA * dU(lam) * lam)
+
+
+def test_active_stress_closed_forms():
+    lam = STRETCHES
+    # Reference configuration: S = T_a f0 (x) f0 whatever the strain.
+    S, D = at(LAWS["active-reference"], uniaxial(lam))
+    close(S[:, 0], TA)
+    close(S[:, 1:], 0.0)
+    close(D, 0.0)
+    # Current configuration, uniaxial along f0: S11 = T_a J / I4f = T_a / lam,
+    # and the Cauchy stress along the fibre is T_a itself.
+    law = LAWS["active-current"]
+    S, _ = at(law, uniaxial(lam))
+    close(S[:, 0], TA / lam)
+    close(S[:, 1:], 0.0)
+    for value in lam:
+        sigma = cauchy(law, jnp.diag(jnp.array([value, 1.0, 1.0])), jnp.eye(3))
+        close(sigma, np.diag([TA, 0.0, 0.0]))
+
+
+def test_sum_is_superposition():
+    law = LAWS["sum"]
+    assert isinstance(law, Sum) and len(law.terms) == 3
+    assert law.name == "HolzapfelOgden+VolumetricPenalty+ActiveStress"
+    e = voigt(E0)[None]
+    S, D = at(law, e, R0)
+    parts = [at(term, e, R0) for term in law.terms]
+    close(S, sum(p[0] for p in parts))
+    close(D, sum(p[1] for p in parts))
+    E, R = jnp.asarray(E0), jnp.asarray(R0)
+    close(law.energy(E, R), sum(term.energy(E, R) for term in law.terms))
+
+
+# --- autodiff against finite differences -------------------------------------
+
+
+@pytest.mark.parametrize("name", HYPERELASTIC)
+def test_stress_is_energy_gradient(name):
+    law = LAWS[name]
+    e0 = voigt(E0)
+    steps = H * np.eye(6)
+    R = jnp.asarray(R0)
+    energy = jax.vmap(lambda e: law.energy(from_voigt_strain(e), R))
+    plus, minus = energy(jnp.asarray(e0 + steps)), energy(jnp.asarray(e0 - steps))
+    S, _ = at(law, e0[None], R0)
+    close((plus - minus) / (2 * H), S[0], rtol=FD_RTOL)
+
+
+@pytest.mark.parametrize("name", LAWS)
+def test_tangent_is_stress_derivative(name):
+    law = LAWS[name]
+    e0 = voigt(E0)
+    steps = H * np.eye(6)
+    S, D = at(law, np.concatenate([e0[None], e0 + steps, e0 - steps]), R0)
+    fd = (S[1:7] - S[7:13]).T / (2 * H)  # column b: dS/de_b
+    close(fd, D[0], rtol=FD_RTOL)
+
+
+def test_parameter_gradient_matches_finite_differences():
+    e, R = jnp.asarray(voigt(E0)), jnp.asarray(R0)
+    outputs = [
+        lambda law: law.stress(e, R) @ voigt(np.outer(R0[0], R0[0])),  # S_ff = S : f0 (x) f0
+        lambda law: voigt_stress_and_tangent(law, e, R)[1][0, 0],  # D_11, through the kernel
+    ]
+    for output in outputs:
+        gradient = jax.jit(jax.grad(output))(HO)
+        output = jax.jit(output)  # the law is an argument: no recompilation
+        for name in ("a", "b", "a_f", "b_f", "a_fs"):
+            value = getattr(HO, name)
+            step = H * value
+            fd = (
+                output(dataclasses.replace(HO, **{name: value + step}))
+                - output(dataclasses.replace(HO, **{name: value - step}))
+            ) / (2 * step)
+            close(getattr(gradient, name), fd, rtol=FD_RTOL)
+
+
+# --- batches -----------------------------------------------------------------
+
+
+def test_evaluate_matches_pointwise():
+    law = LAWS["sum"] + LAWS["active-current"]  # energy and extra stress
+    rng = np.random.default_rng(7)
+    n = 5
+    e = 0.05 * rng.standard_normal((n, 6))
+    R = Rotation.random(n, random_state=8).as_matrix()
+    S, D = evaluate(law, e, R, chunk_size=2)  # three chunks, the last padded
+    pointwise = jax.jit(voigt_stress_and_tangent)
+    for i in range(n):
+        Si, Di = pointwise(law, jnp.asarray(e[i]), jnp.asarray(R[i]))
+        close(S[i], Si)
+        close(D[i], Di)
+    # Two worker threads share the chunks: same compiled call, same numbers.
+    S2, D2 = evaluate(law, e, R, chunk_size=2, workers=2)
+    np.testing.assert_array_equal(S2, S)
+    np.testing.assert_array_equal(D2, D)
+
+
+def test_evaluate_writes_into_out():
+    law, e = LAWS["neo-hookean"], uniaxial(STRETCHES)
+    out = (np.empty((len(e), 6)), np.empty((len(e), 6, 6)))
+    S, D = evaluate(law, e, np.broadcast_to(np.eye(3), (len(e), 3, 3)), out=out)
+    assert S is out[0] and D is out[1]
+    expected = at(law, e)
+    close(S, expected[0])
+    close(D, expected[1])
+    with pytest.raises(ValueError, match=r"out D must be a float64 NumPy array of shape"):
+        evaluate(law, e, np.broadcast_to(np.eye(3), (4, 3, 3)), out=(S, np.empty((4, 36))))
+
+
+def test_evaluate_shapes():
+    S, D = evaluate(LAWS["neo-hookean"], np.zeros((0, 6)), np.zeros((0, 3, 3)))
+    assert S.shape == (0, 6) and D.shape == (0, 6, 6)
+    with pytest.raises(ValueError, match=r"e must have shape \(n, 6\)"):
+        evaluate(LAWS["neo-hookean"], np.zeros((3, 3, 3)), np.zeros((3, 3, 3)))
+    with pytest.raises(ValueError, match=r"R must have shape \(2, 3, 3\)"):
+        evaluate(LAWS["neo-hookean"], np.zeros((2, 6)), np.zeros((3, 3, 3)))
+
+
+# --- parameters --------------------------------------------------------------
+
+VALID = {
+    NeoHookean: {"mu": 1.0, "lmbda": 1.0},
+    Guccione: {"C": 1.0, "bf": 1.0, "bt": 1.0, "bfs": 1.0},
+    HolzapfelOgden: dict.fromkeys(("a", "b", "a_f", "b_f", "a_s", "b_s", "a_fs", "b_fs"), 1.0),
+    ActiveStress: {"Ta": 1.0},
+    VolumetricPenalty: {"kappa": 1.0},
+}
+INVALID = [
+    (cls, name, bad)
+    for cls in VALID
+    for name, bads in [
+        *((name, (0.0, -1.0)) for name in cls._positive),
+        *((name, (-1.0,)) for name in cls._non_negative),
+    ]
+    for bad in bads
+]
+
+
+@pytest.mark.parametrize(("cls", "name", "bad"), INVALID)
+def test_invalid_parameter_is_rejected(cls, name, bad):
+    with pytest.raises(ParameterError, match=rf"{cls.__name__}: parameter {name}={bad}"):
+        cls(**{**VALID[cls], name: bad})
+
+
+def test_invalid_options_are_rejected():
+    for cls in VALID:  # zero is admissible where only >= 0 is required
+        cls(**{**VALID[cls], **dict.fromkeys(cls._non_negative, 0.0)})
+    with pytest.raises(ParameterError, match="configuration='deformed'"):
+        ActiveStress(Ta=1.0, configuration="deformed")
+    with pytest.raises(ParameterError, match="kind='cubic'"):
+        VolumetricPenalty(kappa=1.0, kind="cubic")
+    with pytest.raises(ParameterError, match="poisson=0.5"):
+        NeoHookean.from_young(10.0, 0.5)
+    with pytest.raises(NotImplementedError, match="not derived from a strain energy"):
+        LAWS["active-current"].energy(jnp.asarray(E0), jnp.asarray(R0))
+
+
+def test_from_young_gives_lame_constants():
+    # mu = E / (2 (1 + nu)), lmbda = E nu / ((1 + nu)(1 - 2 nu)): E = 13, nu = 0.3
+    # gives mu = 5, lmbda = 3.9 / 0.52 = 7.5.
+    law = NeoHookean.from_young(13.0, 0.3)
+    assert law.mu == pytest.approx(5.0) and law.lmbda == pytest.approx(7.5)
+
+
+# --- packaging ---------------------------------------------------------------
+
+
+def test_import_does_not_load_dolfinx():
+    code = "import sys, organfem.materials; sys.exit('dolfinx' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=False)
+    assert result.returncode == 0, "import organfem.materials imported dolfinx"
