@@ -83,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": jax_s / ufl_s,
         "same_answer": same,
         "h_mm": args.h,
-        "dofs": None,
         "newton_iterations": iterations,
         "apex_z_mm": {k: v.tolist() for k, v in answers.items()},
         "all_times_s": times,

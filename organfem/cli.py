@@ -102,6 +102,7 @@ def _info(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="organfem",
+        allow_abbrev=False,
         description="organfem: patient-specific organ digital twins (cardiac mechanics on "
         "DOLFINx, materials in JAX). Run a scenario, then render or inspect its results.",
     )
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
+        allow_abbrev=False,
         help="run a scenario (options after the name go to the scenario)",
         description="Run a scenario script of solvers/ by name or path. Options after the "
         "name are the scenario's own; see `organfem run NAME --help`. Use under "

@@ -55,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pressure", default="2 kPa", help="end-diastolic cavity pressure, e.g. '2 kPa' or '15 mmHg'"
     )
-    parser.add_argument("--h", default="2.5 mm", help="mesh size, e.g. '2.5 mm'")
+    parser.add_argument("--mesh-size", default="2.5 mm", help="tetrahedron size, e.g. '2.5 mm'")
     parser.add_argument("--steps", type=int, default=8, help="load steps")
     parser.add_argument("--no-render", action="store_true", help="skip the PNG")
     args = parser.parse_args(argv)
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
-    p_ed, h = units.pressure(args.pressure), units.length(args.h)
+    p_ed, h = units.pressure(args.pressure), units.length(args.mesh_size)
     out = Path(args.out)
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
