@@ -45,8 +45,8 @@ from organfem.meshing import land_beam, lv_ellipsoid
 BARRIER = 5.0
 
 #: Default refinement sequences (mesh size h [mm]) and load steps.
-LEVELS = {1: (0.5, 1 / 3, 0.25), 2: (3.0, 2.0, 1.5), 3: (3.0, 2.0, 1.5)}
-LOAD_STEPS = {1: 10, 2: 10, 3: 20}
+LEVELS = {1: (0.5, 1 / 3, 0.25), 2: (3.0, 2.0, 1.5), 3: (2.0, 1.5, 1.0)}
+LOAD_STEPS = {1: 10, 2: 8, 3: 8}
 
 #: Probe points of each problem, reference coordinates [mm].
 PROBES = {

@@ -24,6 +24,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("land2015", REPO / "benchmarks" / "land2015.py")
 land2015 = importlib.util.module_from_spec(_spec)
+sys.modules["land2015"] = land2015  # dataclasses look their module up
 _spec.loader.exec_module(land2015)
 
 REFERENCE = json.loads((REPO / "benchmarks" / "land2015_reference.json").read_text())
@@ -45,7 +46,7 @@ def _fine(problem: int) -> np.ndarray:
     return np.array([entry[name] for name in land2015._names(problem)])
 
 
-@pytest.mark.parametrize("problem, h", [(1, 0.5), (2, 3.0), (3, 3.0)])
+@pytest.mark.parametrize("problem, h", [(1, 0.5), (2, 3.0), (3, 2.0)])
 def test_coarse_level_agrees_with_recorded_fine_value(problem, h):
     level = land2015.solve(problem, h)
     fine = _fine(problem)

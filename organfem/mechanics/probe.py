@@ -35,9 +35,12 @@ def probe(f: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
         if cells.size:
             values[i] = f.eval(points[i], cells[:1])
             found[i] = mesh.comm.rank
-    owner = mesh.comm.allreduce(found, op=MPI.MIN)
+    owner = np.empty_like(found)
+    mesh.comm.Allreduce(found, owner, op=MPI.MIN)
     if np.any(owner == mesh.comm.size):
         missing = points[owner == mesh.comm.size]
         raise ParameterError(f"probe points outside the mesh: {missing.tolist()}")
     values[owner != mesh.comm.rank] = 0.0
-    return mesh.comm.allreduce(values, op=MPI.SUM)
+    shared = np.empty_like(values)
+    mesh.comm.Allreduce(values, shared, op=MPI.SUM)
+    return shared

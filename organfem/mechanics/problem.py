@@ -240,7 +240,10 @@ class HyperelasticProblem:
             dolfinx.la.petsc._ghost_update(x, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
             dolfinx.fem.petsc.assign(x, self.w)
             state = x.getArray(readonly=True)
-            if self._evaluated is None or not np.array_equal(state, self._evaluated):
+            stale = self._evaluated is None or not np.array_equal(state, self._evaluated)
+            # Collective decision: a rank whose part of x is unchanged must
+            # still join the reduction below when another rank's part changed.
+            if comm.allreduce(stale, op=MPI.LOR):
                 local = self._material.update(self._current_law)
                 self.min_det_f = comm.allreduce(local, op=MPI.MIN)
                 self._evaluated = state.copy()

@@ -114,6 +114,10 @@ def render(
         time = grid.field_data.get("Time")
         title = field if time is None or len(time) == 0 else f"{field}, t = {float(time[0]):g}"
 
+    if not os.environ.get("DISPLAY"):
+        # Without a display VTK tries X first, warns "bad X server connection"
+        # and falls back to EGL; ask for EGL straight away.
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     plotter = pyvista.Plotter(off_screen=True, window_size=list(window_size))
     try:
         plotter.set_background(_BACKGROUND)
