@@ -1,7 +1,8 @@
 """Boundary conditions and loads as small immutable value objects.
 
-Loads scale with the load level of the solve (0 at the reference state, 1 at
-the full load); Dirichlet conditions do not.  Units: kPa, kPa/mm, mm.
+Pressures and body forces scale with the load level of the solve (0 at the
+reference state, 1 at the full load); springs and Dirichlet conditions do
+not.  Units: kPa, kPa/mm, mm.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import materials
-from .._dolfinx import MPI, basix, dolfinx, ufl
+from .._dolfinx import basix, dolfinx, ufl
 from ..errors import ParameterError
 from .kinematics import deformation_gradient, green_lagrange, voigt_strain, voigt_to_tensor
 
@@ -198,8 +198,3 @@ class UFLMaterial:
     def update(self, law=None) -> float:
         J = self.qs.evaluate(self._det)
         return float(J.min()) if J.size else np.inf
-
-
-def global_min(comm: MPI.Comm, value: float) -> float:
-    """Minimum over ranks. Collective."""
-    return comm.allreduce(value, op=MPI.MIN)

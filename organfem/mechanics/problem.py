@@ -139,33 +139,33 @@ class HyperelasticProblem:
         J = ufl.det(F)
         N = ufl.FacetNormal(mesh)
         dx = self.quadrature.dx
-        extra = ufl.as_ufl(0.0) * ufl.inner(u, v) * dx  # keeps `extra` a form when no loads
+        terms = []  # everything but the material: written in UFL, differentiated by UFL
         if formulation == "mixed":
-            extra += (-p * J * ufl.inner(ufl.inv(F).T, ufl.grad(v)) + q * (J - 1)) * dx
+            terms.append((-p * J * ufl.inner(ufl.inv(F).T, ufl.grad(v)) + q * (J - 1)) * dx)
         for load in loads:
             if isinstance(load, Pressure):
                 ds = domain.ds(load.tag)
                 value = dolfinx.fem.Constant(mesh, float(load.value))
-                extra += self.level * value * J * ufl.inner(ufl.inv(F).T * N, v) * ds
+                terms.append(self.level * value * J * ufl.inner(ufl.inv(F).T * N, v) * ds)
             elif isinstance(load, Spring):
                 ds = domain.ds(load.tag)
                 k = dolfinx.fem.Constant(mesh, float(load.stiffness))
                 if load.normal_only:
-                    extra += k * ufl.dot(u, N) * ufl.dot(v, N) * ds
+                    terms.append(k * ufl.dot(u, N) * ufl.dot(v, N) * ds)
                 else:
-                    extra += k * ufl.inner(u, v) * ds
+                    terms.append(k * ufl.inner(u, v) * ds)
             elif isinstance(load, BodyForce):
                 b = dolfinx.fem.Constant(mesh, np.asarray(load.value, dtype=np.float64))
-                extra -= self.level * ufl.inner(b, v) * dx
+                terms.append(-self.level * ufl.inner(b, v) * dx)
             else:
                 raise ParameterError(f"unsupported load {load!r}")
 
-        residual = self._material.residual(u, v) + extra
-        material_jacobian = self._material.jacobian(u, du, v)
-        if material_jacobian is None:
+        residual = sum(terms, self._material.residual(u, v))
+        jacobian = self._material.jacobian(u, du, v)
+        if jacobian is None:
             jacobian = ufl.derivative(residual, w_, dw)
-        else:
-            jacobian = material_jacobian + ufl.derivative(extra, w_, dw)
+        elif terms:
+            jacobian += ufl.derivative(sum(terms[1:], terms[0]), w_, dw)
 
         self.bcs = self._dirichlet(constraints)
         options = dict(NEWTON_MUMPS if petsc_options is None else petsc_options)
