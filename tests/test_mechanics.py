@@ -193,3 +193,28 @@ def test_failed_newton_names_the_load_level_and_inversion():
     )
     with pytest.raises(ConvergenceError, match=r"load level 1 from the converged level 0.*det F"):
         ramp(problem, 1, max_cuts=0)
+
+
+def test_ramp_resumes_from_a_checkpoint(box, tmp_path):
+    # An interrupted ramp (stopped after level 0.5) resumed from its checkpoint
+    # reaches the same state as an uninterrupted one, solving only the rest.
+    law, tip = NeoHookean(mu=1.0, lmbda=2.0), np.array([[10.0, 1.0, 1.0]])
+
+    def problem(name):
+        return HyperelasticProblem(
+            box, law, constraints=[Fixed("x0", (0,)), Fixed("y0", (1,)), Fixed("z0", (2,))],
+            loads=[Pressure("x1", -0.6)], petsc_options_prefix=f"resume_{name}_",
+        )  # fmt: skip
+
+    whole = problem("whole")
+    ramp(whole, 4)
+    ramp(problem("first"), [0.25, 0.5], checkpoint=tmp_path / "ckpt")
+    resumed = problem("rest")
+    result = ramp(resumed, 4, checkpoint=tmp_path / "ckpt")
+    assert [s.level for s in result.steps] == [0.75, 1.0]
+    np.testing.assert_allclose(
+        probe(resumed.displacement(), tip), probe(whole.displacement(), tip), rtol=1e-8
+    )
+    other = HyperelasticProblem(_box(h=1.0), law, petsc_options_prefix="resume_other_")
+    with pytest.raises(ParameterError, match="unknowns"):
+        ramp(other, 4, checkpoint=tmp_path / "ckpt")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +15,48 @@ from ..errors import ConvergenceError, ParameterError
 from .problem import HyperelasticProblem, SolveResult
 
 __all__ = ["ramp", "RampResult"]
+
+_PROGRESS = "progress.json"
+
+
+def _save_checkpoint(folder: Path, problem: HyperelasticProblem, level: float) -> None:
+    """Write every rank's state, then (rank 0) the level: a crash leaves the last
+    complete checkpoint in force.  Collective."""
+    comm = problem.domain.comm
+    if comm.rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    state = folder / f"rank{comm.rank}.npy"
+    partial = state.with_suffix(".partial.npy")
+    np.save(partial, problem.state())
+    os.replace(partial, state)
+    comm.barrier()
+    if comm.rank == 0:
+        record = {"level": level, "ranks": comm.size, "dofs": problem.num_dofs}
+        partial = folder / (_PROGRESS + ".partial")
+        partial.write_text(json.dumps(record))
+        os.replace(partial, folder / _PROGRESS)
+    comm.barrier()
+
+
+def _load_checkpoint(folder: Path, problem: HyperelasticProblem) -> float | None:
+    """Restore the state of a checkpoint and return its level (None if absent). Collective."""
+    comm = problem.domain.comm
+    progress = folder / _PROGRESS
+    record = json.loads(progress.read_text()) if progress.exists() else None
+    if record is None:
+        return None
+    if record["ranks"] != comm.size or record["dofs"] != problem.num_dofs:
+        raise ParameterError(
+            f"checkpoint {folder} was written by {record['ranks']} rank(s) for "
+            f"{record['dofs']} unknowns; this run has {comm.size} rank(s) and "
+            f"{problem.num_dofs} unknowns"
+        )
+    state = np.load(folder / f"rank{comm.rank}.npy")
+    if state.shape != problem.state().shape:
+        raise ParameterError(f"checkpoint {folder}: rank {comm.rank} holds another partition")
+    problem.restore(state)
+    return float(record["level"])
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +81,7 @@ def ramp(
     max_cuts: int = 8,
     extrapolate: bool = True,
     on_step: Callable[[SolveResult], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
 ) -> RampResult:
     """Walk the load level through ``levels``, cutting steps that fail.
 
@@ -54,6 +100,10 @@ def ramp(
         max_cuts: halvings allowed before giving up.
         extrapolate: use the secant predictor.
         on_step: called with each converged step (e.g. to write results).
+        checkpoint: a folder; after each converged step the state and level
+            are saved there (atomically), and a ramp started with a folder
+            that holds a checkpoint resumes from it, skipping the levels
+            already reached.  Resume with the same mesh and number of ranks.
 
     Raises:
         ConvergenceError: naming the last converged level and the level that
@@ -67,6 +117,13 @@ def ramp(
         targets = [float(t) for t in levels]
     if any(b <= a for a, b in zip([start, *targets], targets)):
         raise ParameterError(f"load levels must increase from {start}: got {targets}")
+
+    folder = Path(checkpoint) if checkpoint is not None else None
+    resumed = _load_checkpoint(folder, problem) if folder is not None else None
+    if resumed is not None:
+        log.info("resuming from the checkpoint in %s at load level %.6g", folder, resumed)
+        start = resumed
+        targets = [t for t in targets if t > resumed + 1e-14]
 
     steps: list[SolveResult] = []
     current, previous = start, None
@@ -84,6 +141,8 @@ def ramp(
                 previous, previous_state = current, state
                 current, state = trial, problem.state()
                 steps.append(result)
+                if folder is not None:
+                    _save_checkpoint(folder, problem, current)
                 if on_step is not None:
                     on_step(result)
                 if cuts and result.iterations <= 6:
