@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._dolfinx import MPI, basix, dolfinx, ufl
-from ..errors import MissingTagError
+from ..meshing.mesh import tag_value
 
 __all__ = ["Domain"]
 
@@ -94,12 +94,7 @@ class Domain:
 
     def facet_marker(self, name: str) -> int:
         """Marker value of the facet tag ``name``; MissingTagError if absent."""
-        try:
-            return self.facet_names[name]
-        except KeyError:
-            raise MissingTagError(
-                f"facet tag {name!r} is not in the mesh; available: {sorted(self.facet_names)}"
-            ) from None
+        return tag_value(self.facet_names, name, "facet")
 
     def facets(self, name: str) -> np.ndarray:
         """Local indices of the facets tagged ``name``."""

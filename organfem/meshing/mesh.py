@@ -31,7 +31,12 @@ import numpy as np
 
 from ..errors import MeshError, MissingTagError
 
-__all__ = ["MeshData", "CELL_TYPES", "boundary_facets"]
+__all__ = [
+    "MeshData",
+    "CELL_TYPES",
+    "boundary_facets",
+    "tag_value",
+]
 
 #: Supported cell types and their (vertices per cell, vertices per facet).
 CELL_TYPES: Mapping[str, tuple[int, int]] = types.MappingProxyType(
@@ -141,6 +146,18 @@ def _corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> 
         ]
         dets.append(np.linalg.det(np.stack(frame, axis=1)))
     return np.stack(dets, axis=1)
+
+
+def tag_value(names: Mapping[str, int], name: str, kind: str) -> int:
+    """The value of the ``kind`` (facet or cell) tag ``name`` in ``names``.
+
+    Raises:
+        MissingTagError: listing the available names.
+    """
+    try:
+        return names[name]
+    except KeyError:
+        raise MissingTagError(f"no {kind} tag named {name!r}; available: {sorted(names)}") from None
 
 
 def boundary_facets(cells: np.ndarray, cell_type: str) -> np.ndarray:
@@ -309,12 +326,7 @@ class MeshData:
         Raises:
             MissingTagError: listing the available facet names.
         """
-        try:
-            return self.facet_names[name]
-        except KeyError:
-            raise MissingTagError(
-                f"no facet tag named {name!r}; available: {sorted(self.facet_names)}"
-            ) from None
+        return tag_value(self.facet_names, name, "facet")
 
     def cell_tag(self, name: str) -> int:
         """The tag value of the cell set called ``name``.
@@ -322,12 +334,7 @@ class MeshData:
         Raises:
             MissingTagError: listing the available cell names.
         """
-        try:
-            return self.cell_names[name]
-        except KeyError:
-            raise MissingTagError(
-                f"no cell tag named {name!r}; available: {sorted(self.cell_names)}"
-            ) from None
+        return tag_value(self.cell_names, name, "cell")
 
     def facets_of(self, name: str) -> np.ndarray:
         """Vertex indices of the facets tagged ``name``, shape (k, 3 or 4)."""
