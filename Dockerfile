@@ -21,10 +21,11 @@ WORKDIR /organfem
 # MPI and PETSc; only the remaining dependencies come from PyPI, at the versions
 # pinned in constraints.txt (the wheel-based solver stack there is skipped).
 COPY constraints.txt ./
-RUN grep -E '^(jax|jaxlib|ml_dtypes|opt_einsum|scipy|meshio|h5py|pyvista|pyvista-validation|vtk|gmsh|matplotlib|pytest)==' \
+RUN grep -iE '^(jax|jaxlib|ml_dtypes|opt_einsum|scipy|meshio|h5py|pyvista|pyvista-validation|vtk|gmsh|matplotlib|pytest|simpleitk|pydicom|nibabel|pyacvd|pytetwild)==' \
         constraints.txt > /tmp/pins.txt \
  && python3 -m pip install --no-cache-dir -c /tmp/pins.txt \
         jax meshio h5py pyvista gmsh matplotlib scipy pytest \
+        SimpleITK pydicom nibabel pyacvd pytetwild \
  && rm /tmp/pins.txt
 
 COPY . .

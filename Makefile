@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(VENV)/bin/python -m pip install --upgrade -c constraints.txt pip
-	$(VENV)/bin/python -m pip install -c constraints.txt -e '.[solver,test]'
+	$(VENV)/bin/python -m pip install -c constraints.txt -e '.[solver,gmsh,test]'
 	touch $@
 
 demo: $(STAMP)

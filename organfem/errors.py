@@ -4,6 +4,9 @@ __all__ = [
     "OrganfemError",
     "ParameterError",
     "MeshError",
+    "MeshQualityError",
+    "ImageError",
+    "SegmentationError",
     "MissingTagError",
     "InvertedElementError",
     "ConvergenceError",
@@ -20,6 +23,18 @@ class ParameterError(OrganfemError, ValueError):
 
 class MeshError(OrganfemError):
     """A mesh file is unreadable or inconsistent."""
+
+
+class MeshQualityError(MeshError):
+    """A generated mesh fails the quality thresholds it was asked to meet."""
+
+
+class ImageError(OrganfemError):
+    """An image file or folder is unreadable, truncated or has bad geometry."""
+
+
+class SegmentationError(OrganfemError):
+    """A label is absent, empty or fragmented, or a segmentation step failed."""
 
 
 class MissingTagError(OrganfemError, KeyError):
