@@ -28,8 +28,11 @@ from organfem._dolfinx import MPI, dolfinx
 from organfem.meshing import lv_ellipsoid
 from organfem.mechanics import Domain
 
-# 2. Fibres: rule-based helix angle, +60 deg at the endocardium to -60 deg at
-#    the epicardium (Streeter-like), from the ellipsoidal coordinates.
+# 2. Fibres: rule-based helix angle, a right-handed helix of 60 deg at the
+#    endocardium to a left-handed one at the epicardium (Streeter), from the
+#    ellipsoidal coordinates.  Land et al. measure the angle the other way
+#    round, so this is alpha_endo=-60, alpha_epi=+60 in their formula
+#    (= +60/-60 in the convention of Bayer et al. 2012 and ldrb_fibres).
 from organfem.fibers import land2015_fibres
 
 # 3. Material: Holzapfel-Ogden (2009) passive myocardium, incompressible
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     domain = Domain.from_meshdata(lv_ellipsoid(h=h) if comm.rank == 0 else None, comm)
 
     # --- 2. fibres ---------------------------------------------------------
-    fibres = partial(land2015_fibres, alpha_endo=60.0, alpha_epi=-60.0, t_tol=0.5)
+    fibres = partial(land2015_fibres, alpha_endo=-60.0, alpha_epi=60.0, t_tol=0.5)
 
     # --- 3. material -------------------------------------------------------
     passive = HolzapfelOgden.holzapfel_ogden_2009()

@@ -12,9 +12,61 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._dolfinx import MPI, basix, dolfinx, ufl
+from ..errors import ParameterError
 from ..meshing.mesh import tag_value
 
-__all__ = ["Domain"]
+__all__ = ["Domain", "CellFibres"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CellFibres:
+    """One local material basis per cell of this rank (owned cells, then ghosts).
+
+    Pass it as ``fibres=`` to :class:`~organfem.mechanics.HyperelasticProblem`:
+    every quadrature point of a cell gets that cell's basis.
+
+    Attributes:
+        bases: shape (num_local_cells, 3, 3), float64, read-only, rows
+            ``(f0, s0, n0)``, in the local cell order of the DOLFINx mesh
+            (``size_local + num_ghosts`` cells).
+    """
+
+    bases: np.ndarray
+
+    def __post_init__(self) -> None:
+        bases = np.array(self.bases, dtype=np.float64, order="C", copy=True)
+        if bases.ndim != 3 or bases.shape[1:] != (3, 3):
+            raise ParameterError(
+                f"CellFibres.bases: expected shape (num_local_cells, 3, 3), got {bases.shape}"
+            )
+        bases.setflags(write=False)
+        object.__setattr__(self, "bases", bases)
+
+    @property
+    def num_cells(self) -> int:
+        """Number of local cells (owned and ghost) the bases are given for."""
+        return self.bases.shape[0]
+
+
+def _distribute_fibres(
+    comm: MPI.Comm, mesh: dolfinx.mesh.Mesh, fibres: np.ndarray | None, root: int
+) -> CellFibres:
+    """Send each rank the bases of its local cells (owned + ghosts).  Collective.
+
+    Ranks ask ``root`` for the input cells they hold
+    (``topology.original_cell_index``); ``root`` answers each with just those
+    bases, so no rank but ``root`` ever holds the whole array.
+    """
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    num_local = imap.size_local + imap.num_ghosts
+    wanted = np.asarray(mesh.topology.original_cell_index, dtype=np.int64)[:num_local]
+    requests = comm.gather(wanted, root=root)
+    replies = None
+    if comm.rank == root:
+        replies = [np.ascontiguousarray(fibres[r]) for r in requests]
+    bases = comm.scatter(replies, root=root)
+    return CellFibres(bases.reshape(num_local, 3, 3))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +79,9 @@ class Domain:
         cell_tags: cell markers (local to each rank).
         facet_names: tag name -> marker value, identical on all ranks.
         cell_names: tag name -> marker value, identical on all ranks.
+        fibres: the per-cell bases of :attr:`MeshData.fibres
+            <organfem.meshing.MeshData.fibres>` for this rank's cells, or None
+            if the mesh had none.
     """
 
     mesh: dolfinx.mesh.Mesh
@@ -34,20 +89,28 @@ class Domain:
     cell_tags: dolfinx.mesh.MeshTags
     facet_names: Mapping[str, int]
     cell_names: Mapping[str, int]
+    fibres: CellFibres | None = None
 
     @classmethod
     def from_meshdata(cls, data, comm: MPI.Comm = MPI.COMM_WORLD, *, root: int = 0) -> Domain:
         """Distribute a :class:`~organfem.meshing.MeshData` over ``comm``.
 
         MeshData stores hexahedra in DOLFINx's tensor-product vertex order, so
-        cells pass through unchanged.
+        cells pass through unchanged.  Per-cell fibres, if the data has them,
+        follow their cells to the ranks that own or ghost them
+        (:attr:`fibres`).
 
         Collective.  Only ``root`` needs the data; other ranks may pass None.
         """
         header = None
         if comm.rank == root:
-            header = (data.cell_type, dict(data.facet_names), dict(data.cell_names))
-        cell_type, facet_names, cell_names = comm.bcast(header, root=root)
+            header = (
+                data.cell_type,
+                dict(data.facet_names),
+                dict(data.cell_names),
+                data.fibres is not None,
+            )
+        cell_type, facet_names, cell_names, has_fibres = comm.bcast(header, root=root)
         nv = 4 if cell_type == "tetrahedron" else 8
         nfv = 3 if cell_type == "tetrahedron" else 4
         if comm.rank == root:
@@ -86,7 +149,12 @@ class Domain:
                     local_values.astype(np.int32, copy=False),
                 )
             )
-        return cls(mesh, tags[0], tags[1], facet_names, cell_names)
+        fibres = None
+        if has_fibres:
+            fibres = _distribute_fibres(
+                comm, mesh, data.fibres if comm.rank == root else None, root
+            )
+        return cls(mesh, tags[0], tags[1], facet_names, cell_names, fibres)
 
     @property
     def comm(self) -> MPI.Comm:
@@ -110,3 +178,23 @@ class Domain:
         """Reference area of the facets tagged ``name`` [mm^2]. Collective."""
         form = dolfinx.fem.form(1.0 * self.ds(name))
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+    def write_xdmf(self, path) -> None:
+        """Write the mesh, facet tags and cell tags to an XDMF/HDF5 pair. Collective.
+
+        The tags are the mesh tags ``facet_tags`` and ``cell_tags`` that
+        :class:`dolfinx.io.XDMFFile` reads back (``read_mesh`` then
+        ``read_meshtags``) and ParaView shows; their names are written as the
+        XDMF information ``facet_names``/``cell_names`` (``name=value,...``).
+        Plain DOLFINx codes can load a mesh made by organfem this way.
+        """
+        tdim = self.mesh.topology.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+        self.facet_tags.name = "facet_tags"
+        self.cell_tags.name = "cell_tags"
+        with dolfinx.io.XDMFFile(self.comm, str(path), "w") as xdmf:
+            xdmf.write_mesh(self.mesh)
+            xdmf.write_meshtags(self.facet_tags, self.mesh.geometry)
+            xdmf.write_meshtags(self.cell_tags, self.mesh.geometry)
+            for key, names in (("facet_names", self.facet_names), ("cell_names", self.cell_names)):
+                xdmf.write_information(key, ",".join(f"{k}={v}" for k, v in names.items()))

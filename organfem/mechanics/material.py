@@ -23,12 +23,15 @@ import numpy as np
 from .. import materials
 from .._dolfinx import basix, dolfinx, ufl
 from ..errors import ParameterError
+from .domain import CellFibres
 from .kinematics import deformation_gradient, green_lagrange, voigt_strain, voigt_to_tensor
 
 __all__ = ["QuadratureSpace", "QuadratureMaterial", "UFLMaterial", "FibreField"]
 
-#: Callable from physical points (n, 3) [mm] to local bases (n, 3, 3), rows (f0, s0, n0).
-FibreField = Callable[[np.ndarray], np.ndarray]
+#: A fibre field: either a callable from physical points (n, 3) [mm] to local
+#: bases (n, 3, 3), rows (f0, s0, n0), or per-cell bases (:class:`CellFibres`,
+#: e.g. ``Domain.fibres``) that every quadrature point of a cell shares.
+FibreField = Callable[[np.ndarray], np.ndarray] | CellFibres
 
 
 class QuadratureSpace:
@@ -91,14 +94,37 @@ class QuadratureSpace:
 
 
 def _fibre_basis(qs: QuadratureSpace, fibres: FibreField | None) -> dolfinx.fem.Function:
+    """The local basis at the quadrature points of the owned cells.
+
+    ``fibres`` is None (identity), a callable evaluated at the points, or
+    :class:`CellFibres`, whose basis of each owned cell is repeated for that
+    cell's points (points are cell-major over ``qs.cells``).
+    """
     R = qs.function((3, 3), "fibre_basis")
-    x = qs.coordinates()
-    basis = np.broadcast_to(np.eye(3), (x.shape[0], 3, 3)) if fibres is None else fibres(x)
-    basis = np.asarray(basis, dtype=np.float64)
-    if basis.shape != (x.shape[0], 3, 3) or not np.all(np.isfinite(basis)):
+    n = qs.cells.size * qs.num_points
+    if fibres is None:
+        basis = np.broadcast_to(np.eye(3), (n, 3, 3))
+    elif isinstance(fibres, CellFibres):
+        imap = qs.mesh.topology.index_map(qs.mesh.topology.dim)
+        num_local = imap.size_local + imap.num_ghosts
+        if fibres.num_cells != num_local:
+            raise ParameterError(
+                f"CellFibres has bases for {fibres.num_cells} cells but this rank's mesh has "
+                f"{num_local} local cells (owned + ghosts); use the fibres of the Domain "
+                f"the problem is built on"
+            )
+        basis = np.repeat(fibres.bases[qs.cells], qs.num_points, axis=0)
+    elif callable(fibres):
+        basis = fibres(qs.coordinates())
+    else:
         raise ParameterError(
-            f"fibre field returned shape {basis.shape} (or non-finite values); expected "
-            f"({x.shape[0]}, 3, 3) finite rows (f0, s0, n0)"
+            f"fibres={fibres!r}: expected None, a callable x (n, 3) -> (n, 3, 3) or CellFibres"
+        )
+    basis = np.asarray(basis, dtype=np.float64)
+    if basis.shape != (n, 3, 3) or not np.all(np.isfinite(basis)):
+        raise ParameterError(
+            f"fibre field gave shape {basis.shape} (or non-finite values); expected "
+            f"({n}, 3, 3) finite rows (f0, s0, n0)"
         )
     gram = np.einsum("nij,nkj->nik", basis, basis)
     if np.max(np.abs(gram - np.eye(3))) > 1e-6:
@@ -114,7 +140,8 @@ class QuadratureMaterial:
     Args:
         law: the constitutive law (see :mod:`organfem.materials`).
         qs: the quadrature points.
-        fibres: local basis as a function of position; identity if None.
+        fibres: local basis as a function of position, or per cell
+            (:class:`CellFibres`); identity if None.
     """
 
     def __init__(self, law: materials.Law, qs: QuadratureSpace, fibres: FibreField | None):
@@ -176,7 +203,8 @@ class UFLMaterial:
             ``R`` the local basis (rows f0, s0, n0) as a UFL 3x3 expression.
         qs: quadrature points (the same rule as the JAX path, for a fair
             comparison).
-        fibres: local basis as a function of position; identity if None.
+        fibres: local basis as a function of position, or per cell
+            (:class:`CellFibres`); identity if None.
     """
 
     def __init__(self, energy: Callable, qs: QuadratureSpace, fibres: FibreField | None):

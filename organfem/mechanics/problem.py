@@ -74,7 +74,11 @@ class HyperelasticProblem:
         loads: :class:`Pressure`, :class:`Spring` and :class:`BodyForce`;
             pressures, body forces and every active tension in ``law`` are
             multiplied by the load level, springs are not.
-        fibres: local basis (rows f0, s0, n0) as a function of position.
+        fibres: local basis (rows f0, s0, n0): a callable of position
+            ``x (n, 3) [mm] -> (n, 3, 3)`` evaluated at the quadrature points,
+            or per-cell bases such as ``domain.fibres`` (from
+            :attr:`MeshData.fibres <organfem.meshing.MeshData.fibres>`, e.g.
+            :func:`organfem.fibers.ldrb_fibres`); identity if None.
         formulation: ``"displacement"`` or ``"mixed"`` (Taylor-Hood u-p).
         degree: displacement degree (1 or 2); the mixed pressure uses degree-1.
         quadrature_degree: quadrature degree of every volume integral.

@@ -36,6 +36,7 @@ __all__ = [
     "CELL_TYPES",
     "boundary_facets",
     "tag_value",
+    "FIBRE_TOLERANCE",
 ]
 
 #: Supported cell types and their (vertices per cell, vertices per facet).
@@ -62,6 +63,10 @@ _CELL_FACETS = {
 _FORMAT = "organfem.MeshData"
 _FORMAT_VERSION = 1
 _DATASETS = ("points", "cells", "facets", "facet_values", "cell_values")
+_OPTIONAL_DATASETS = ("fibres",)
+
+#: Largest accepted deviation of a fibre basis from orthonormality, max |R R^T - I|.
+FIBRE_TOLERANCE = 1e-6
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -148,6 +153,29 @@ def _corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> 
     return np.stack(dets, axis=1)
 
 
+def _check_fibres(value, num_cells: int) -> np.ndarray:
+    """Validated per-cell bases: shape (m, 3, 3), finite, orthonormal rows."""
+    fibres = _as_array("fibres", value, np.float64, 3)
+    if fibres.shape != (num_cells, 3, 3):
+        raise MeshError(
+            f"MeshData.fibres: expected shape ({num_cells}, 3, 3) (one basis with rows "
+            f"f0, s0, n0 per cell), got {fibres.shape}"
+        )
+    finite = np.isfinite(fibres).all(axis=(1, 2))
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise MeshError(f"MeshData.fibres: {bad.size} cells have NaN/inf, first cell {bad[0]}")
+    error = np.abs(np.einsum("mij,mkj->mik", fibres, fibres) - np.eye(3)).max(axis=(1, 2))
+    bad = np.flatnonzero(error > FIBRE_TOLERANCE)
+    if bad.size:
+        raise MeshError(
+            f"MeshData.fibres: rows (f0, s0, n0) must be orthonormal (max |R R^T - I| <= "
+            f"{FIBRE_TOLERANCE:g}); {bad.size} cells are not, first cell {bad[0]} with "
+            f"error {error[bad[0]]:.3g}"
+        )
+    return fibres
+
+
 def tag_value(names: Mapping[str, int], name: str, kind: str) -> int:
     """The value of the ``kind`` (facet or cell) tag ``name`` in ``names``.
 
@@ -199,11 +227,16 @@ class MeshData:
         facet_names: tag name -> tag value, e.g. ``{"endo": 1, "epi": 2, "base": 3}``.
         cell_values: tag of each cell, shape (m,), int32; default all 1.
         cell_names: tag name -> tag value; default ``{"tissue": 1}``.
+        fibres: optional local material basis per cell, shape (m, 3, 3),
+            float64, rows ``(f0, s0, n0)`` (fibre, sheet, sheet-normal unit
+            vectors), orthonormal to within :data:`FIBRE_TOLERANCE`; e.g. from
+            :func:`organfem.fibers.ldrb_fibres`.  ``None``: no fibres.
 
     Raises:
         MeshError: naming the field and what was expected, for wrong shapes or
             dtypes, indices out of range, NaN/inf coordinates, cells with
-            non-positive volume, unknown facets or inconsistent tag names.
+            non-positive volume, unknown facets, inconsistent tag names, or
+            fibres of the wrong shape, non-finite or not orthonormal.
     """
 
     points: np.ndarray
@@ -214,6 +247,7 @@ class MeshData:
     facet_names: Mapping[str, int]
     cell_values: np.ndarray | None = None
     cell_names: Mapping[str, int] | None = None
+    fibres: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.cell_type not in CELL_TYPES:
@@ -296,6 +330,7 @@ class MeshData:
             "cell_names", {"tissue": 1} if self.cell_names is None else self.cell_names
         )
         _check_tags("cell", cell_values, cell_names)
+        fibres = None if self.fibres is None else _check_fibres(self.fibres, cells.shape[0])
 
         for field, value in (
             ("points", points),
@@ -305,6 +340,7 @@ class MeshData:
             ("facet_names", facet_names),
             ("cell_values", cell_values),
             ("cell_names", cell_names),
+            ("fibres", fibres),
         ):
             object.__setattr__(
                 self, field, _frozen(value) if isinstance(value, np.ndarray) else value
@@ -372,7 +408,7 @@ class MeshData:
         cell_values: np.ndarray | None = None,
         cell_names: Mapping[str, int] | None = None,
     ) -> MeshData:
-        """A copy with some tag fields replaced (the geometry is kept).
+        """A copy with some tag fields replaced (the geometry and fibres are kept).
 
         Arguments left as ``None`` keep their current value; the result is
         validated like a new :class:`MeshData`.
@@ -390,12 +426,26 @@ class MeshData:
         }
         return dataclasses.replace(self, **changes)
 
+    def with_fibres(self, fibres: np.ndarray | None) -> MeshData:
+        """A copy with the per-cell fibre bases replaced (``None`` removes them).
+
+        Args:
+            fibres: shape (m, 3, 3), rows ``(f0, s0, n0)`` per cell.
+
+        Raises:
+            MeshError: for a wrong shape, non-finite or non-orthonormal bases.
+        """
+        return dataclasses.replace(self, fibres=fibres)
+
     def to_meshio(self) -> meshio.Mesh:
         """A :class:`meshio.Mesh` with a cell block, a facet block and tags.
 
         Hexahedra and quadrilaterals are written in VTK order.  Tags go to the
         cell data ``"tags"`` and names to ``field_data`` as ``[tag, dim]``
-        (the gmsh convention), so :meth:`from_meshio` reads them back.
+        (the gmsh convention), so :meth:`from_meshio` reads them back.  With
+        fibres, the cell data ``"fibre"`` holds each cell's ``f0`` (zeros on
+        the facet block), for glyphs in ParaView; :meth:`from_meshio` does not
+        read it back (one vector is not a full basis).
 
         Raises:
             MeshError: if a name is used both for a facet and a cell tag.
@@ -408,10 +458,13 @@ class MeshData:
             cells, facets = cells[:, _HEX_VTK], facets[:, _QUAD_VTK]
         field_data = {k: np.array([v, 3]) for k, v in self.cell_names.items()}
         field_data |= {k: np.array([v, 2]) for k, v in self.facet_names.items()}
+        cell_data = {"tags": [np.array(self.cell_values), np.array(self.facet_values)]}
+        if self.fibres is not None:
+            cell_data["fibre"] = [np.array(self.fibres[:, 0]), np.zeros((len(facets), 3))]
         return meshio.Mesh(
             np.array(self.points),
             [(_MESHIO_CELL[self.cell_type], cells), (_MESHIO_FACET[self.cell_type], facets)],
-            cell_data={"tags": [np.array(self.cell_values), np.array(self.facet_values)]},
+            cell_data=cell_data,
             field_data=field_data,
         )
 
@@ -496,9 +549,9 @@ class MeshData:
         """Write to one HDF5 file, atomically (temporary file, then rename).
 
         Layout: datasets ``points``, ``cells``, ``facets``, ``facet_values``,
-        ``cell_values``; groups ``facet_names`` and ``cell_names`` whose
-        attributes map name -> tag; root attributes ``format``, ``version``
-        and ``cell_type``.
+        ``cell_values`` and, if present, ``fibres`` (m, 3, 3); groups
+        ``facet_names`` and ``cell_names`` whose attributes map name -> tag;
+        root attributes ``format``, ``version`` and ``cell_type``.
 
         Returns:
             The path written.
@@ -515,6 +568,9 @@ class MeshData:
                 f.attrs["cell_type"] = self.cell_type
                 for name in _DATASETS:
                     f.create_dataset(name, data=getattr(self, name))
+                for name in _OPTIONAL_DATASETS:
+                    if getattr(self, name) is not None:
+                        f.create_dataset(name, data=getattr(self, name))
                 for group in ("facet_names", "cell_names"):
                     g = f.create_group(group)
                     for key, value in getattr(self, group).items():
@@ -527,7 +583,7 @@ class MeshData:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MeshData:
-        """Read a file written by :meth:`save`.
+        """Read a file written by :meth:`save` (with or without fibres).
 
         Raises:
             MeshError: naming the path and the missing or bad item if the file
@@ -553,7 +609,8 @@ class MeshData:
                     f"{_FORMAT_VERSION}"
                 )
             fields: dict = {"cell_type": str(f.attrs.get("cell_type", ""))}
-            for name in _DATASETS:
+            present = [n for n in _OPTIONAL_DATASETS if n in f]
+            for name in _DATASETS + tuple(present):
                 if not isinstance(f.get(name), h5py.Dataset):
                     raise MeshError(f"{path}: missing dataset {name!r}")
                 try:
