@@ -1,12 +1,18 @@
 """Meshes with tagged boundaries, without DOLFINx.
 
-:class:`MeshData` is the hand-off between meshing and mechanics; the
+:class:`MeshData` is the hand-off between meshing and mechanics.  The
 idealised geometries of the Land et al. (2015) benchmark build it with numpy
-and gmsh.
+and gmsh; :func:`lv_mesh`, :func:`vessel_mesh` and :func:`labels_mesh` build it
+from label maps (:mod:`organfem.meshing.from_image`), and :func:`mesh_quality`
+reports on any tetrahedral mesh.
 """
 
+from .from_image import ImageMesh, labels_mesh, lv_mesh, valve_plane, vessel_mesh
 from .idealised import BEAM_LENGTHS, land_beam, lv_ellipsoid
 from .mesh import CELL_TYPES, MeshData, boundary_facets
+from .quality import MeshQuality, QualityThresholds, mesh_quality, tet_measures
+from .surface import LabelSurface, Plane, label_surface
+from .tetra import MESHERS, available_mesher, tetrahedralize
 
 __all__ = [
     "MeshData",
@@ -15,4 +21,19 @@ __all__ = [
     "land_beam",
     "lv_ellipsoid",
     "BEAM_LENGTHS",
+    "ImageMesh",
+    "lv_mesh",
+    "vessel_mesh",
+    "labels_mesh",
+    "valve_plane",
+    "MeshQuality",
+    "QualityThresholds",
+    "mesh_quality",
+    "tet_measures",
+    "LabelSurface",
+    "Plane",
+    "label_surface",
+    "MESHERS",
+    "available_mesher",
+    "tetrahedralize",
 ]
