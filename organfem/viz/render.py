@@ -27,6 +27,21 @@ _TEXT = "black"
 _ZOOM = 0.8  # leave room for the title and the scalar bar
 
 
+def _scalar_bar_args(title: str, fmt: str, **extra) -> dict:
+    """A horizontal colour bar under the picture."""
+    return {
+        "title": title,
+        "color": _TEXT,
+        "vertical": False,
+        "position_x": 0.2,
+        "position_y": 0.04,
+        "width": 0.6,
+        "height": 0.08,
+        "fmt": fmt,
+        **extra,
+    }
+
+
 def render(
     source: str | Path | pyvista.DataSet,
     out_png: str | Path,
@@ -79,11 +94,7 @@ def render(
     """
     import pyvista
 
-    out_png = Path(out_png)
-    if out_png.suffix.lower() != ".png":
-        raise ParameterError(f"render output {str(out_png)!r} must end in .png")
-    if not out_png.parent.is_dir():
-        raise ParameterError(f"folder of render output {str(out_png)!r} does not exist")
+    out_png = _png_path(out_png, "render")
     if not np.isfinite(scale):
         raise ParameterError(f"scale must be finite, got {scale!r}")
     grid = read_results(source).mesh(step) if isinstance(source, str | Path) else source
@@ -114,13 +125,8 @@ def render(
         time = grid.field_data.get("Time")
         title = field if time is None or len(time) == 0 else f"{field}, t = {float(time[0]):g}"
 
-    if not os.environ.get("DISPLAY"):
-        # Without a display VTK tries X first, warns "bad X server connection"
-        # and falls back to EGL; ask for EGL straight away.
-        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    plotter = pyvista.Plotter(off_screen=True, window_size=list(window_size))
+    plotter = _offscreen_plotter(window_size)
     try:
-        plotter.set_background(_BACKGROUND)
         plotter.add_mesh(
             deformed,
             scalars=bar_title,
@@ -128,16 +134,7 @@ def render(
             cmap="viridis",
             clim=clim,
             show_edges=False,
-            scalar_bar_args={
-                "title": bar_title,
-                "color": _TEXT,
-                "vertical": False,
-                "position_x": 0.2,
-                "position_y": 0.04,
-                "width": 0.6,
-                "height": 0.08,
-                "fmt": "%.3g",
-            },
+            scalar_bar_args=_scalar_bar_args(bar_title, "%.3g"),
         )
         if show_reference:
             plotter.add_mesh(
@@ -154,6 +151,36 @@ def render(
         return _write_png_atomically(plotter, out_png)
     finally:
         plotter.close()
+
+
+def _png_path(out_png: str | Path, what: str) -> Path:
+    """``out_png`` as a Path, checked to end in .png and to lie in an existing folder."""
+    out_png = Path(out_png)
+    if out_png.suffix.lower() != ".png":
+        raise ParameterError(f"{what} output {str(out_png)!r} must end in .png")
+    if not out_png.parent.is_dir():
+        raise ParameterError(f"folder of {what} output {str(out_png)!r} does not exist")
+    return out_png
+
+
+def _offscreen_plotter(window_size: Sequence[int]) -> pyvista.Plotter:
+    """An off-screen plotter of ``window_size`` (width, height) pixels on white.
+
+    The caller closes it (``plotter.close()``).
+    """
+    import pyvista
+
+    if not os.environ.get("DISPLAY"):
+        # Without a display VTK tries X first, warns "bad X server connection"
+        # and falls back to EGL; ask for EGL straight away.
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    plotter = pyvista.Plotter(off_screen=True, window_size=list(window_size))
+    try:
+        plotter.set_background(_BACKGROUND)
+    except BaseException:
+        plotter.close()
+        raise
+    return plotter
 
 
 def _colour_values(grid: Any, field: str) -> tuple[np.ndarray, str, bool]:
