@@ -16,8 +16,10 @@ Two meshers, chosen by ``mesher``:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import tempfile
 
 import numpy as np
 
@@ -114,13 +116,16 @@ def _gmsh(surface: LabelSurface, size: float, threads: int) -> tuple[np.ndarray,
 def _ftetwild(surface: LabelSurface, size: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     import pytetwild
 
-    points, tets = pytetwild.tetrahedralize(
-        surface.points,
-        surface.triangles.astype(np.int32),
-        edge_length_abs=size,
-        num_threads=threads,
-        quiet=True,
-    )
+    # fTetWild writes a debug file (__tracked_surface.stl) into the working
+    # folder; run it in a temporary one so nothing is left behind.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        points, tets = pytetwild.tetrahedralize(
+            surface.points,
+            surface.triangles.astype(np.int32),
+            edge_length_abs=size,
+            num_threads=threads,
+            quiet=True,
+        )
     return np.asarray(points, dtype=np.float64), np.asarray(tets, dtype=np.int64)
 
 
