@@ -118,7 +118,13 @@ def _gmsh_model(name: str, options: dict[str, float]) -> Iterator[None]:
     installing a signal handler) unless the caller already did, in which case
     the caller's current model and option values are restored afterwards.
     """
-    import gmsh  # lazily: gmsh loads a large shared library
+    try:
+        import gmsh  # lazily: gmsh loads a large shared library
+    except ImportError as err:
+        raise MeshError(
+            f"{name}: needs gmsh, the optional extra (GPL-2.0-or-later): "
+            "pip install 'organfem[gmsh]'"
+        ) from err
 
     owner = not gmsh.isInitialized()
     if owner:
