@@ -81,25 +81,12 @@ def _run(args: argparse.Namespace, rest: list[str]) -> int:
     return int(namespace["main"](rest) or 0)
 
 
-def _is_mesh_file(path: str) -> bool:
-    """Whether ``path`` is a :meth:`MeshData.save` file (HDF5 with its format tag)."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(8) != b"\x89HDF\r\n\x1a\n":
-                return False
-    except OSError:
-        return False
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return f.attrs.get("format") == "organfem.MeshData"
-
-
 def _render(args: argparse.Namespace) -> int:
+    from .meshing import MeshData
     from .viz import render, render_mesh
 
     out = args.out or str(Path(args.results).with_suffix(".png"))
-    if _is_mesh_file(args.results):
+    if MeshData.is_file(args.results):
         png = render_mesh(args.results, out, show=args.show, clip=args.clip)
     else:
         png = render(args.results, out, field=args.field, step=args.step, scale=args.scale)

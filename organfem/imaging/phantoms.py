@@ -107,11 +107,10 @@ def lv_phantom(
     frame = _frame(axis)
     # The LV's bounding-box centre sits at the image centre.
     box_centre_local = np.array([0.0, 0.0, (base - c_epi) / 2.0])
-    image_centre = np.zeros(3) if origin is None else None
-    if origin is None:
-        origin = image_centre - direction @ (spacing * (np.array(shape) - 1) / 2.0)
-    origin = np.asarray(origin, dtype=np.float64)
-    centre_of_image = origin + direction @ (spacing * (np.array(shape) - 1) / 2.0)
+    half_diagonal = direction @ (spacing * (np.array(shape) - 1) / 2.0)
+    # Default: the image centre at the LPS origin.
+    origin = -half_diagonal if origin is None else np.asarray(origin, dtype=np.float64)
+    centre_of_image = origin + half_diagonal
     centre = centre_of_image - frame @ box_centre_local
 
     # Local coordinates of voxel centres: q = frame^T (origin + D (s * ijk) - centre).

@@ -37,10 +37,12 @@ from .quality import MeshQuality, QualityThresholds, mesh_quality
 from .surface import (
     Cavity,
     LabelSurface,
+    Plane,
+    _bounding_box,
+    _components,
+    _edge_neighbours,
     cavity_volume,
     cut_volume,
-    _components,
-    Plane,
     label_surface,
     preserve_volume,
     remesh_surface,
@@ -112,9 +114,9 @@ def _mask(image, labels, name, source) -> np.ndarray:
 
 def _check_labels(image, labels, names, source) -> None:
     for name in names:
+        mask = _mask(image, labels, name, source)
         try:
-            check_single_component(_mask(image, labels, name, source), name,
-                                   min_fraction=SPECK_FRACTION)
+            check_single_component(mask, name, min_fraction=SPECK_FRACTION)
         except SegmentationError as err:
             raise SegmentationError(f"{source}: {err}") from err
 
@@ -138,8 +140,7 @@ def valve_plane(image, labels: Mapping[str, int], *, myocardium: str, blood_pool
 
     pool = _mask(image, labels, blood_pool, source)
     myo = _mask(image, labels, myocardium, source)
-    lo = np.maximum(np.argwhere(pool).min(axis=0) - 1, 0)
-    hi = np.minimum(np.argwhere(pool).max(axis=0) + 2, pool.shape)
+    lo, hi = _bounding_box(pool, margin=1)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     other = ~(pool[box] | myo[box])
     openings = pool[box] & ndimage.binary_dilation(other)
@@ -183,15 +184,12 @@ def _surface_chain(image, meshed, context, cuts, *, size, smoothing_iterations, 
     return remeshed, on_plane, change
 
 
-def _volume_mesh(surface: LabelSurface, size, mesher, clock) -> tuple[np.ndarray, np.ndarray,
-                                                                       np.ndarray]:
-    """Tetrahedra and, per boundary facet, the index of its surface triangle."""
-    from scipy.spatial import cKDTree
-
+def _volume_mesh(surface: LabelSurface, size, mesher, clock
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points, tetrahedra, boundary facets and, per facet, its surface triangle."""
     points, tets = tetrahedralize(surface, size, mesher=mesher)
     facets = boundary_facets(tets, "tetrahedron")
-    centres = surface.points[surface.triangles].mean(axis=1)
-    nearest = cKDTree(centres).query(points[facets].mean(axis=1))[1]
+    nearest = surface.nearest_triangle(points[facets].mean(axis=1))
     clock.lap("tetrahedra", f"{tets.shape[0]:,} cells, {points.shape[0]:,} points")
     return points, tets, facets, nearest
 
@@ -286,12 +284,7 @@ def _merge_stray_patches(triangles: np.ndarray, tags: np.ndarray, names: Sequenc
 
     tags = tags.copy()
     t = triangles.shape[0]
-    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    owner = np.repeat(np.arange(t), 3)
-    order = np.lexsort(edges.T[::-1])
-    edges, owner = edges[order], owner[order]
-    same = np.all(edges[1:] == edges[:-1], axis=1)
-    a, b = owner[:-1][same], owner[1:][same]  # triangles sharing an edge
+    a, b = _edge_neighbours(triangles)
     for name in names:
         inside = tags == name
         keep = inside[a] & inside[b]
@@ -375,10 +368,8 @@ def vessel_mesh(
             f"{source}: vessel {vessel!r} has {len(groups)} flat cap(s); need an inlet and at "
             "least one outlet where it leaves the image or is cut by a plane in `caps`"
         )
-    areas = [0.5 * np.linalg.norm(np.cross(
-        surface.points[surface.triangles[g, 1]] - surface.points[surface.triangles[g, 0]],
-        surface.points[surface.triangles[g, 2]] - surface.points[surface.triangles[g, 0]]),
-        axis=1).sum() for g in groups]
+    triangle_areas = surface.triangle_areas
+    areas = [triangle_areas[g].sum() for g in groups]
     centres = [surface.points[surface.triangles[g]].reshape(-1, 3).mean(axis=0) for g in groups]
     if inlet is not None:
         first = int(np.argmin([np.linalg.norm(c - np.asarray(inlet, float)) for c in centres]))
@@ -415,8 +406,6 @@ def labels_mesh(
     surface.  Boundary facets are tagged with the name of the label outside
     them (``background`` where the outside is unlabelled).
     """
-    from scipy.spatial import cKDTree
-
     clock = _Clock()
     values = _values(labels, names, "labels_mesh", source)
     _check_labels(image, labels, names, source)
@@ -435,8 +424,7 @@ def labels_mesh(
         facet_values[outside == value] = facet_names[name]
     centres = points[tets].mean(axis=1)
     sampled = image.sample(centres)
-    triangle_centres = surface.points[surface.triangles].mean(axis=1)
-    fallback = surface.inside[cKDTree(triangle_centres).query(centres)[1]]
+    fallback = surface.inside[surface.nearest_triangle(centres)]
     cell_label = np.where(np.isin(sampled, values), sampled, fallback)
     cell_names = {n: i + 1 for i, n in enumerate(names)}
     cell_values = np.zeros(tets.shape[0], dtype=np.int32)

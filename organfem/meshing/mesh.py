@@ -581,6 +581,17 @@ class MeshData:
             raise
         return path
 
+    @staticmethod
+    def is_file(path: str | os.PathLike) -> bool:
+        """Whether ``path`` is an HDF5 file written by :meth:`save` (False if unreadable)."""
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                return f.attrs.get("format") == _FORMAT
+        except (OSError, ValueError):
+            return False
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> MeshData:
         """Read a file written by :meth:`save` (with or without fibres).

@@ -19,6 +19,7 @@ oriented with outward normals (pointing out of the meshed labels).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -97,9 +98,24 @@ class LabelSurface:
         return float(np.einsum("ij,ij->i", x[:, 0], np.cross(x[:, 1], x[:, 2])).sum() / 6.0)
 
     @property
+    def triangle_areas(self) -> np.ndarray:
+        """Area of each triangle [mm^2], shape (t,)."""
+        return np.linalg.norm(_cross(self.points, self.triangles), axis=1) / 2.0
+
+    @property
     def area(self) -> float:
         """Surface area [mm^2]."""
-        return float(np.linalg.norm(_cross(self.points, self.triangles), axis=1).sum() / 2.0)
+        return float(self.triangle_areas.sum())
+
+    @functools.cached_property
+    def _centre_tree(self):
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.points[self.triangles].mean(axis=1))
+
+    def nearest_triangle(self, points: np.ndarray) -> np.ndarray:
+        """Index of the triangle whose centroid is nearest each point, shape (n, 3) -> (n,)."""
+        return self._centre_tree.query(np.asarray(points, dtype=np.float64))[1]
 
     def to_pyvista(self):
         """The surface as :class:`pyvista.PolyData` with cell data ``inside``/``outside``."""
@@ -131,10 +147,27 @@ def _vertex_normals(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1), 1e-300)[:, None]
 
 
+def _edges(triangles: np.ndarray) -> np.ndarray:
+    """The three edges of each triangle, vertex pairs sorted, shape (3 t, 2).
+
+    Row ``3 i + k`` is edge ``k`` of triangle ``i``.
+    """
+    return np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+
+
+def _edge_neighbours(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(a, b)`` of triangles that share an edge."""
+    edges = _edges(triangles)
+    owner = np.repeat(np.arange(triangles.shape[0]), 3)
+    order = np.lexsort(edges.T[::-1])
+    edges, owner = edges[order], owner[order]
+    same = np.all(edges[1:] == edges[:-1], axis=1)
+    return owner[:-1][same], owner[1:][same]
+
+
 def _edge_use(triangles: np.ndarray) -> tuple[int, int]:
     """Numbers of open (used once) and non-manifold (used > 2 times) edges."""
-    edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    _, counts = np.unique(_edges(triangles), axis=0, return_counts=True)
     return int(np.count_nonzero(counts == 1)), int(np.count_nonzero(counts > 2))
 
 
@@ -148,6 +181,22 @@ def _components(triangles: np.ndarray, num_points: int) -> np.ndarray:
     graph = coo_matrix((np.ones(3 * t), (rows, triangles.ravel())), shape=(t, num_points))
     graph = (graph @ graph.T).tocsr()
     return connected_components(graph, directed=False)[1]
+
+
+def _flip_components(points: np.ndarray, triangles: np.ndarray, outward: np.ndarray
+                     ) -> np.ndarray:
+    """Reverse each connected component whose triangles mostly face inward.
+
+    ``outward`` scores each triangle (> 0 facing outward, < 0 inward); a
+    component is flipped when its mean score is negative.
+    """
+    triangles = triangles.copy()
+    comp = _components(triangles, points.shape[0])
+    for c in np.unique(comp):
+        members = comp == c
+        if outward[members].mean() < 0:
+            triangles[members] = triangles[members][:, ::-1]
+    return triangles
 
 
 def _orient_outward(points, triangles, inside_of) -> np.ndarray:
@@ -166,17 +215,21 @@ def _orient_outward(points, triangles, inside_of) -> np.ndarray:
         auto_orient_normals=False, split_vertices=False, flip_normals=False,
     )
     triangles = poly.regular_faces.astype(np.int64)
-    comp = _components(triangles, points.shape[0])
     normals = triangle_normals(points, triangles)
     centres = points[triangles].mean(axis=1)
     edge = np.linalg.norm(points[triangles[:, 1]] - points[triangles[:, 0]], axis=1)
     step = 0.75 * np.median(edge)
     probe_inside = inside_of(centres + step * normals)
-    for c in np.unique(comp):
-        members = comp == c
-        if probe_inside[members].mean() > 0.5:
-            triangles[members] = triangles[members][:, ::-1]
-    return triangles
+    return _flip_components(points, triangles, np.where(probe_inside, -1.0, 1.0))
+
+
+def _bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Index range ``[lo, hi)`` of the true voxels of a non-empty mask, ``margin`` wider
+    (clipped to the array)."""
+    index = np.argwhere(mask)
+    lo = np.maximum(index.min(axis=0) - margin, 0)
+    hi = np.minimum(index.max(axis=0) + 1 + margin, mask.shape)
+    return lo, hi
 
 
 def _kept_by_cuts(image, lo, hi, cuts: Sequence[Plane]) -> np.ndarray:
@@ -196,8 +249,7 @@ def cut_volume(image, mask: np.ndarray, cuts: Sequence[Plane] = ()) -> float:
     """Voxel volume [mm^3] of ``mask`` on the kept side of every cut plane."""
     if not mask.any():
         return 0.0
-    lo = np.argwhere(mask).min(axis=0)
-    hi = np.argwhere(mask).max(axis=0) + 1
+    lo, hi = _bounding_box(mask)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     return float((mask[box] & _kept_by_cuts(image, lo, hi, cuts)).sum() * image.voxel_volume)
 
@@ -295,8 +347,7 @@ def label_surface(
     if not keep.any():
         raise SegmentationError(f"{source}: no voxel has label {meshed}")
     # Work on the bounding box of the meshed labels, two voxels wider.
-    lo = np.maximum(np.argwhere(keep).min(axis=0) - 2, 0)
-    hi = np.minimum(np.argwhere(keep).max(axis=0) + 3, labels.shape)
+    lo, hi = _bounding_box(keep, margin=2)
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     crop = np.where(np.isin(labels[box], meshed + [int(v) for v in context]), labels[box], 0)
     crop = crop.astype(np.int32)
@@ -413,7 +464,7 @@ def preserve_volume(
         surface.outside == cavity.label)
     for _ in range(iterations):
         current = dataclasses.replace(surface, points=points)
-        areas = np.linalg.norm(_cross(points, triangles), axis=1) / 2.0
+        areas = current.triangle_areas
         wall_offset = 0.0
         if wall.any():
             # Moving the wall outward (into the cavity) by d: cavity -A_w d, solid +A_w d.
@@ -448,7 +499,6 @@ def remesh_surface(surface: LabelSurface, size: float) -> LabelSurface:
     """
     import pyacvd
     import pyvista as pv
-    from scipy.spatial import cKDTree
 
     poly = pv.PolyData.from_regular_faces(surface.points, surface.triangles)
     # One vertex per sqrt(3)/2 size^2 of area (two equilateral triangles each).
@@ -470,19 +520,14 @@ def remesh_surface(surface: LabelSurface, size: float) -> LabelSurface:
             f"{nonmanifold} non-manifold edges; the label has parts thinner than about "
             "two elements: use a smaller size"
         )
-    old_centres = surface.points[surface.triangles].mean(axis=1)
-    nearest = cKDTree(old_centres).query(points[triangles].mean(axis=1))[1]
+    nearest = surface.nearest_triangle(points[triangles].mean(axis=1))
     # Orientation: agree with the nearest old (outward) triangle, per component.
     agree = np.einsum(
         "ij,ij->i",
         triangle_normals(points, triangles),
         triangle_normals(surface.points, surface.triangles)[nearest],
     )
-    comp = _components(triangles, points.shape[0])
-    for c in np.unique(comp):
-        members = comp == c
-        if agree[members].mean() < 0:
-            triangles[members] = triangles[members][:, ::-1]
+    triangles = _flip_components(points, triangles, agree)
     return LabelSurface(
         points, triangles, surface.inside[nearest], surface.outside[nearest],
         surface.target_volume,
