@@ -36,12 +36,6 @@ SECTION_GREY = (150, 150, 150)  # SECTION_COLOUR
 ON_MESH = 1000  # pixels: a surface seen by the camera (legend squares are < 100)
 LEGEND_ONLY = 100  # pixels: at most a legend square
 
-HAS_FIBRES = "fibres" in {field.name for field in dataclasses.fields(MeshData)}
-needs_fibres = pytest.mark.skipif(
-    not HAS_FIBRES, reason="MeshData has no 'fibres' field yet (added in a parallel change)"
-)
-
-
 @pytest.fixture(scope="module")
 def lv() -> MeshData:
     # Land et al. (2015) ellipsoid, coarse: about 1000 tetrahedra; endo=1, epi=2, base=3.
@@ -162,7 +156,6 @@ def _fibre_classes(image: np.ndarray) -> tuple[int, int]:
     return int(yellow.sum()), int(purple.sum())
 
 
-@needs_fibres
 def test_fibre_glyphs_are_coloured_by_their_angle_to_the_short_axis_plane(
     tmp_path: Path,
 ) -> None:
@@ -186,7 +179,6 @@ def test_fibre_glyphs_are_coloured_by_their_angle_to_the_short_axis_plane(
     assert 0 < _fibre_classes(sparse)[1] < 0.5 * _fibre_classes(images["y"])[1]
 
 
-@needs_fibres
 def test_lv_fibres_from_a_saved_file(lv: MeshData, tmp_path: Path) -> None:
     centroids = lv.points[lv.cells].mean(axis=1)
     path = dataclasses.replace(lv, fibres=land2015_fibres(centroids)).save(tmp_path / "lv.h5")

@@ -224,7 +224,7 @@ def _check_window_size(window_size: Any) -> None:
 
 def _fibres(data: MeshData, label: str) -> np.ndarray:
     """The fibre bases of ``data``, shape (m, 3, 3), or a ParameterError."""
-    fibres = getattr(data, "fibres", None)
+    fibres = data.fibres
     if fibres is None:
         raise ParameterError(
             f"{label}: show='fibres' needs a fibre field (MeshData.fibres, one (f0, s0, n0)"
