@@ -36,7 +36,7 @@ from functools import partial
 import numpy as np
 
 from organfem._dolfinx import MPI
-from organfem.fibers import constant_fibres, land2015_fibres
+from organfem.fibres import constant_fibres, land2015_fibres
 from organfem.materials import ActiveStress, Guccione, VolumetricPenalty
 from organfem.mechanics import Domain, Fixed, HyperelasticProblem, Pressure, probe, ramp
 from organfem.meshing import land_beam, lv_ellipsoid

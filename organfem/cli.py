@@ -129,7 +129,7 @@ def _mesh(args: argparse.Namespace) -> int:
         made = labels_mesh(image, labels, names=names, **common)
     mesh = made.mesh
     if args.anatomy == "lv" and not args.no_fibres:
-        from .fibers import ldrb_fibres
+        from .fibres import ldrb_fibres
 
         mesh = mesh.with_fibres(
             ldrb_fibres(mesh, alpha_endo=args.alpha_endo, alpha_epi=args.alpha_epi)

@@ -36,7 +36,7 @@ from organfem.imaging.phantoms import lv_phantom
 from organfem.meshing import MeshData, lv_mesh
 
 # 3. Fibres: Laplace-Dirichlet rule-based (Bayer et al. 2012), +60/-60 deg.
-from organfem.fibers import ldrb_fibres
+from organfem.fibres import ldrb_fibres
 
 # 4. Material, loads, constraints and the solve.
 from organfem.materials import HolzapfelOgden, VolumetricPenalty

@@ -33,7 +33,7 @@ from organfem.mechanics import Domain
 #    ellipsoidal coordinates.  Land et al. measure the angle the other way
 #    round, so this is alpha_endo=-60, alpha_epi=+60 in their formula
 #    (= +60/-60 in the convention of Bayer et al. 2012 and ldrb_fibres).
-from organfem.fibers import land2015_fibres
+from organfem.fibres import land2015_fibres
 
 # 3. Material: Holzapfel-Ogden (2009) passive myocardium, incompressible
 #    (mixed u-p formulation with a log barrier on J, see benchmarks/land2015.py).

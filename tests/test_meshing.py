@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from organfem.errors import MeshError, MissingTagError, ParameterError
-from organfem.fibers import constant_fibres, ellipsoid_coordinates, land2015_fibres
+from organfem.fibres import constant_fibres, ellipsoid_coordinates, land2015_fibres
 from organfem.meshing import MeshData, boundary_facets, land_beam, lv_ellipsoid
 
 ENDO, EPI, Z_BASE = (7.0, 17.0), (10.0, 20.0), 5.0  # Land et al. (2015) problems 2-3 [mm]

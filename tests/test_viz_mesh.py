@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from organfem.errors import ParameterError
-from organfem.fibers import constant_fibres, land2015_fibres
+from organfem.fibres import constant_fibres, land2015_fibres
 from organfem.meshing import MeshData, land_beam, lv_ellipsoid
 from organfem.viz import render_mesh
 

@@ -78,7 +78,7 @@ class HyperelasticProblem:
             ``x (n, 3) [mm] -> (n, 3, 3)`` evaluated at the quadrature points,
             or per-cell bases such as ``domain.fibres`` (from
             :attr:`MeshData.fibres <organfem.meshing.MeshData.fibres>`, e.g.
-            :func:`organfem.fibers.ldrb_fibres`); identity if None.
+            :func:`organfem.fibres.ldrb_fibres`); identity if None.
         formulation: ``"displacement"`` or ``"mixed"`` (Taylor-Hood u-p).
         degree: displacement degree (1 or 2); the mixed pressure uses degree-1.
         quadrature_degree: quadrature degree of every volume integral.

@@ -230,7 +230,7 @@ class MeshData:
         fibres: optional local material basis per cell, shape (m, 3, 3),
             float64, rows ``(f0, s0, n0)`` (fibre, sheet, sheet-normal unit
             vectors), orthonormal to within :data:`FIBRE_TOLERANCE`; e.g. from
-            :func:`organfem.fibers.ldrb_fibres`.  ``None``: no fibres.
+            :func:`organfem.fibres.ldrb_fibres`.  ``None``: no fibres.
 
     Raises:
         MeshError: naming the field and what was expected, for wrong shapes or

@@ -7,7 +7,7 @@ ellipsoid.  Per-cell fibres in the solver are checked against the callable
 path (identical bases must give identical solutions) and under ``mpiexec``
 against the serial solve.
 
-Run as a script (``mpiexec -n 2 python tests/test_fibers.py OUT_DIR``) it
+Run as a script (``mpiexec -n 2 python tests/test_fibres.py OUT_DIR``) it
 solves the per-cell fibre beam of :func:`solve_scrambled_beam` and writes
 ``OUT_DIR/fibres_mpi.json``.
 """
@@ -25,7 +25,7 @@ import pytest
 
 from organfem._dolfinx import MPI, dolfinx
 from organfem.errors import MeshError, MissingTagError, ParameterError
-from organfem.fibers import (
+from organfem.fibres import (
     constant_fibres,
     helix_angles,
     land2015_fibres,
@@ -242,7 +242,7 @@ def test_a_pinched_wall_is_left_free_with_a_warning(caplog):
     shared = np.intersect1d(np.unique(pinched.facets_of("endo")),
                             np.unique(pinched.facets_of("epi")))  # fmt: skip
     assert 1 <= shared.size <= 2
-    with caplog.at_level("WARNING", logger="organfem.fibers.ldrb"):
+    with caplog.at_level("WARNING", logger="organfem.fibres.ldrb"):
         coords = ldrb_coordinates(pinched)
     assert f"{shared.size} vertices lie on both 'endo' and 'epi'" in caplog.text
     assert np.all((coords.phi[shared] > 0.0) & (coords.phi[shared] < 1.0))  # free, in between
@@ -255,12 +255,12 @@ def test_a_cell_without_a_gradient_takes_its_neighbours_direction(caplog):
     # first (all four vertices on one surface, say).  Its patch -- the cells
     # around its vertices -- is the second cell three times over, so it takes
     # that cell's transmural direction x; e_l = grad psi = -z, e_c = e_l x e_t = -y.
-    from organfem.fibers.ldrb import _frame
+    from organfem.fibres.ldrb import _frame
 
     cells = np.array([[0, 1, 2, 3], [1, 2, 3, 4]])
     grad_phi = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.3]])
     grad_psi = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, -1.0]])
-    with caplog.at_level("WARNING", logger="organfem.fibers.ldrb"):
+    with caplog.at_level("WARNING", logger="organfem.fibres.ldrb"):
         frame = _frame(grad_phi, grad_psi, cells, np.array([1.0, 1.0]), np.array([0, 0, -1.0]))
     assert "0 (longitudinal) and 1 (transmural) of 2 cells" in caplog.text
     expected = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])

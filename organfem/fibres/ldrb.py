@@ -20,14 +20,14 @@ with ``e_l`` pointing from the apex to the base and ``e_c = e_l x e_t``
 helix about the apex-to-base axis: the physiological default +60 degrees at
 the endocardium and -60 at the epicardium gives the right-handed endocardial
 and left-handed epicardial fibres of Streeter's measurements.
-:func:`organfem.fibers.land2015_fibres` follows the formula of Land et al.
+:func:`organfem.fibres.land2015_fibres` follows the formula of Land et al.
 (2015) instead, which measures the angle the other way round: the same field
 there needs the negated angles (``land2015_fibres(alpha_endo=-60,
 alpha_epi=60)``).  For the +/-90 degree fields of the Land benchmark the two
 are mirror images with the same apex displacement.
 
 Only :func:`ldrb_fibres` and :func:`ldrb_coordinates` need DOLFINx, and they
-import it when called, so ``import organfem.fibers`` stays light.
+import it when called, so ``import organfem.fibres`` stays light.
 """
 
 from __future__ import annotations
@@ -375,7 +375,7 @@ def ldrb_fibres(
     * helix angle ``alpha = alpha_endo (1 - d) + alpha_epi d``, fibre
       ``f0 = cos(alpha) e_c + sin(alpha) e_l`` (``e_c`` turned by ``alpha``
       in the wall's tangent plane: the convention of
-      :func:`~organfem.fibers.land2015_fibres`, see the module docstring);
+      :func:`~organfem.fibres.land2015_fibres`, see the module docstring);
     * sheet angle ``beta = beta_endo (1 - d) + beta_epi d``, sheet
       ``s0 = cos(beta) e_t + sin(beta) f0 x e_t`` (the transmural direction
       turned by ``beta`` about ``f0``);
