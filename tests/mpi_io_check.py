@@ -2,12 +2,18 @@
 
 Usage: ``mpiexec -n 2 python tests/mpi_io_check.py OUT_DIR`` writes
 ``OUT_DIR/results.vtkhdf``; ``tests/test_io.py`` imports :func:`write_example`
-to write the same file in one process and compares the two.
+to write the same file in one process and compares the two.  Options give the
+step times (``--times 0.5,1,1.5``), resume the file (``--resume``, with
+``--discard-after T``) or kill the process with SIGKILL after the last step
+(``--kill``), as a run killed between steps would be.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import os
+import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +36,23 @@ def pressure(t: float) -> float:
     return 2.0 * t
 
 
-def write_example(path: Path, comm: MPI.Comm, *, inputs: dict[str, Path] | None = None) -> None:
-    """Write two steps of analytic fields on a 3 x 2 x 2 tetrahedral box.  Collective.
+def write_example(
+    path: Path,
+    comm: MPI.Comm,
+    *,
+    inputs: dict[str, Path] | None = None,
+    times: Sequence[float] = TIMES,
+    resume: bool = False,
+    discard_after: float | None = None,
+    kill: bool = False,
+) -> None:
+    """Write steps of analytic fields on a 3 x 2 x 2 tetrahedral box.  Collective.
+
+    The steps are at ``times`` (by default :data:`TIMES`); with ``resume`` the
+    writer continues an existing file, first dropping the steps after
+    ``discard_after`` if given; with ``kill`` the process kills itself with
+    SIGKILL after the last step, before the writer is closed.  The parameters
+    recorded are ``{"mu_kPa": 0.5, "steps": len(times)}``.
 
     Point data: ``displacement`` (P2 vector, :func:`displacement`).  Cell data:
     ``cell_x`` (DG0: x of the cell midpoint times t) and the static ``region``
@@ -52,15 +73,38 @@ def write_example(path: Path, comm: MPI.Comm, *, inputs: dict[str, Path] | None 
     with ResultsWriter(
         path,
         mesh,
-        parameters={"mu_kPa": 0.5, "steps": len(TIMES)},
+        parameters={"mu_kPa": 0.5, "steps": len(times)},
         inputs=inputs or {},
         static={"region": (cells, region)},
+        resume=resume,
     ) as out:
-        for t in TIMES:
+        if discard_after is not None:
+            out.discard_after(discard_after)
+        for t in times:
             u.interpolate(lambda x, t=t: displacement(t, x))
             cell_x.interpolate(lambda x, t=t: t * x[0])
             out.write(t, {"displacement": u, "cell_x": cell_x}, {"pressure": pressure(t)})
+        if kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--times", type=lambda text: [float(t) for t in text.split(",")])
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--discard-after", type=float)
+    parser.add_argument("--kill", action="store_true")
+    args = parser.parse_args()
+    write_example(
+        args.out_dir / "results.vtkhdf",
+        MPI.COMM_WORLD,
+        times=TIMES if args.times is None else args.times,
+        resume=args.resume,
+        discard_after=args.discard_after,
+        kill=args.kill,
+    )
 
 
 if __name__ == "__main__":
-    write_example(Path(sys.argv[1]) / "results.vtkhdf", MPI.COMM_WORLD)
+    _main()

@@ -1,4 +1,4 @@
-"""Results files: values, layout, provenance, atomicity, errors, serial vs mpirun.
+"""Results files: values, layout, provenance, atomicity, resume, errors, serial vs mpirun.
 
 Every expected value is a closed form: the fields are linear in x, so their P1
 interpolant at the vertices (point data) and their DG0 interpolant at the cell
@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,25 @@ _spec.loader.exec_module(example)
 NUM_POINTS, NUM_CELLS = 36, 72
 
 
+def _run_example(*args: str, ranks: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run ``tests/mpi_io_check.py`` with ``args`` in a new process, under mpiexec if ``ranks``."""
+    command = [sys.executable, str(REPO / "tests" / "mpi_io_check.py"), *args]
+    if ranks:
+        # The mpiexec beside the interpreter (the wheel's MPICH in .venv/bin), else PATH's.
+        beside = Path(sys.executable).parent / "mpiexec"
+        mpiexec = str(beside) if beside.exists() else shutil.which("mpiexec")
+        if mpiexec is None:
+            pytest.skip("no mpiexec found")
+        command = [mpiexec, "-n", str(ranks), *command]
+    return subprocess.run(
+        command,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def serial_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serial") / "results.vtkhdf"
@@ -47,13 +67,13 @@ def _cell_centroids(grid: pv.UnstructuredGrid) -> np.ndarray:
     return grid.points[grid.cells_dict[pv.CellType.TETRA]].mean(axis=1)
 
 
-def test_point_and_cell_data_equal_closed_form_at_each_step(serial_file: Path) -> None:
-    results = read_results(serial_file)
-    np.testing.assert_array_equal(results.times, example.TIMES)
+def _assert_closed_form(results, times) -> None:
+    """The fields, scalars and static region of each step equal the example's closed forms."""
+    np.testing.assert_array_equal(results.times, times)
     np.testing.assert_allclose(
-        results.scalars["pressure"], [example.pressure(t) for t in example.TIMES], rtol=0, atol=0
+        results.scalars["pressure"], [example.pressure(t) for t in times], rtol=0, atol=0
     )
-    for step, t in enumerate(example.TIMES):
+    for step, t in enumerate(times):
         grid = results.mesh(step)
         assert (grid.n_points, grid.n_cells) == (NUM_POINTS, NUM_CELLS)
         expected_u = example.displacement(t, grid.points.T).T
@@ -63,6 +83,11 @@ def test_point_and_cell_data_equal_closed_form_at_each_step(serial_file: Path) -
         region = np.where(centroids[:, 0] < 1.5, 1, 2)
         np.testing.assert_array_equal(grid.cell_data["region"], region)
         assert grid.field_data["pressure"][0] == example.pressure(t)
+
+
+def test_point_and_cell_data_equal_closed_form_at_each_step(serial_file: Path) -> None:
+    results = read_results(serial_file)
+    _assert_closed_form(results, example.TIMES)
     # Negative steps count from the end.
     np.testing.assert_array_equal(
         results.mesh(-1).point_data["displacement"], results.mesh(1).point_data["displacement"]
@@ -218,19 +243,7 @@ def test_missing_or_corrupt_results_file_raises_mesh_error(tmp_path: Path) -> No
 
 @pytest.mark.mpi
 def test_two_ranks_write_the_same_file_as_one(serial_file: Path, tmp_path: Path) -> None:
-    # The mpiexec beside the interpreter (the wheel's MPICH in .venv/bin), else PATH's.
-    beside = Path(sys.executable).parent / "mpiexec"
-    mpiexec = str(beside) if beside.exists() else shutil.which("mpiexec")
-    if mpiexec is None:
-        pytest.skip("no mpiexec found")
-    script = REPO / "tests" / "mpi_io_check.py"
-    run = subprocess.run(
-        [mpiexec, "-n", "2", sys.executable, str(script), str(tmp_path)],
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _run_example(str(tmp_path), ranks=2)
     assert run.returncode == 0, run.stdout + run.stderr
     parallel = read_results(tmp_path / "results.vtkhdf")
     serial = read_results(serial_file)
@@ -257,3 +270,166 @@ def test_two_ranks_write_the_same_file_as_one(serial_file: Path, tmp_path: Path)
         # ... and in fact in the same order: both follow the input mesh's numbering.
         np.testing.assert_array_equal(par.points, ser.points)
         np.testing.assert_array_equal(par.cells, ser.cells)
+
+
+# -- resume -------------------------------------------------------------------
+
+# A run writes KILLED_TIMES and is killed; its last checkpoint was at
+# CHECKPOINT_TIME, so the resumed run drops the later steps and writes
+# RESUMED_TIMES.
+KILLED_TIMES = (0.5, 1.0, 1.5)
+CHECKPOINT_TIME = 1.0
+RESUMED_TIMES = (1.5, 2.0)
+
+
+@pytest.fixture(scope="module")
+def killed_partial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The partial file of a run killed with SIGKILL after its third step, unclosed."""
+    folder = tmp_path_factory.mktemp("killed")
+    run = _run_example(str(folder), "--times", ",".join(map(str, KILLED_TIMES)), "--kill")
+    assert run.returncode == -signal.SIGKILL, run.stdout + run.stderr
+    assert not (folder / "results.vtkhdf").exists()
+    return folder / "results.vtkhdf.partial"
+
+
+def _example_box() -> tuple[dolfinx.mesh.Mesh, tuple[np.ndarray, np.ndarray]]:
+    """The example's mesh and a static field of its name (values do not matter on resume)."""
+    mesh = dolfinx.mesh.create_box(
+        MPI.COMM_WORLD, [[0.0, 0.0, 0.0], [3.0, 2.0, 2.0]], [3, 2, 2],
+        dolfinx.mesh.CellType.tetrahedron,
+    )
+    cells = np.arange(mesh.topology.index_map(3).size_local, dtype=np.int32)
+    return mesh, (cells, cells)
+
+
+def _copy_partial(partial: Path, folder: Path) -> Path:
+    """Put a copy of ``partial`` in ``folder``; return the results path it belongs to."""
+    shutil.copyfile(partial, folder / partial.name)
+    return folder / "results.vtkhdf"
+
+
+def test_killed_run_leaves_a_readable_partial_file_with_every_step(killed_partial: Path) -> None:
+    with h5py.File(killed_partial, "r") as file:
+        assert file["VTKHDF/Steps/Values"][()].tolist() == list(KILLED_TIMES)
+        assert file["VTKHDF/Steps"].attrs["NSteps"] == len(KILLED_TIMES)
+
+
+def test_resume_after_sigkill_keeps_steps_until_the_checkpoint(
+    killed_partial: Path, tmp_path: Path
+) -> None:
+    path = _copy_partial(killed_partial, tmp_path)
+    with h5py.File(killed_partial, "r") as file:
+        created = file["organfem"].attrs["created_utc"]
+    mesh, region = _example_box()
+    with ResultsWriter(path, mesh, static={"region": region}, resume=True) as out:
+        assert out.times == KILLED_TIMES
+        out.discard_after(CHECKPOINT_TIME)
+        assert out.times == (0.5, 1.0)
+        out.discard_after(CHECKPOINT_TIME)  # nothing later: no change
+        assert out.times == (0.5, 1.0)
+        with pytest.raises(ParameterError, match="greater than the previous"):
+            out.write(1.0, {})
+        out.discard_after(-np.inf)  # every step: the next may bring other names
+        assert out.times == ()
+    assert read_results(path).times.size == 0
+
+    path = _copy_partial(killed_partial, tmp_path)
+    example.write_example(
+        path, MPI.COMM_WORLD, times=RESUMED_TIMES, resume=True, discard_after=CHECKPOINT_TIME
+    )
+    assert not path.with_name("results.vtkhdf.partial").exists()
+    results = read_results(path)
+    _assert_closed_form(results, (0.5, 1.0, *RESUMED_TIMES))
+    # The original record is kept (the killed run had 3 steps), and the resume counted.
+    assert results.parameters == {"mu_kPa": 0.5, "steps": len(KILLED_TIMES)}
+    assert results.attributes["created_utc"] == created
+    assert results.attributes["resumes"] == 1
+    # A second resume is counted too.
+    example.write_example(path, MPI.COMM_WORLD, times=(3.0,), resume=True)
+    assert read_results(path).attributes["resumes"] == 2
+    assert read_results(path).times.tolist() == [0.5, 1.0, *RESUMED_TIMES, 3.0]
+
+
+def test_resume_of_a_finished_file_without_new_steps_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "results.vtkhdf"
+    example.write_example(path, MPI.COMM_WORLD, resume=True)  # nothing to resume: a new file
+    _assert_closed_form(read_results(path), example.TIMES)
+    finished = path.read_bytes()
+    example.write_example(path, MPI.COMM_WORLD, times=(), resume=True)
+    assert path.read_bytes() == finished
+    assert not path.with_name("results.vtkhdf.partial").exists()
+    # A resumed run that fails leaves the finished file as it was.
+    mesh, region = _example_box()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with ResultsWriter(path, mesh, static={"region": region}, resume=True) as out:
+            out.discard_after(0.5)
+            raise RuntimeError("interrupted")
+    assert path.read_bytes() == finished
+
+
+def test_resume_drops_an_incomplete_last_step(tmp_path: Path) -> None:
+    # A run killed between two flushes may leave rows of a step whose time
+    # was never written: here the displacement rows and offset of a third step.
+    path = tmp_path / "results.vtkhdf"
+    partial = path.with_name("results.vtkhdf.partial")
+    example.write_example(path, MPI.COMM_WORLD)
+    os.replace(path, partial)
+    with h5py.File(partial, "r+") as file:
+        rows = file["VTKHDF/PointData/displacement"]
+        rows.resize(rows.shape[0] + NUM_POINTS // 2, axis=0)
+        offsets = file["VTKHDF/Steps/PointDataOffsets/displacement"]
+        offsets.resize(3, axis=0)
+        offsets[2] = 2 * NUM_POINTS
+    example.write_example(path, MPI.COMM_WORLD, times=(1.5,), resume=True)
+    _assert_closed_form(read_results(path), (*example.TIMES, 1.5))
+    with h5py.File(path, "r") as file:
+        assert file["VTKHDF/PointData/displacement"].shape == (3 * NUM_POINTS, 3)
+
+
+def test_resume_refuses_another_mesh_without_naming_the_folder(
+    killed_partial: Path, tmp_path: Path
+) -> None:
+    path = _copy_partial(killed_partial, tmp_path)
+    mesh = dolfinx.mesh.create_unit_cube(MPI.COMM_WORLD, 1, 1, 1)
+    with pytest.raises(ParameterError, match="results.vtkhdf.partial: its mesh has 36 points and"
+                       " 72 cells .* this run's mesh has 8 points and 6 cells") as error:
+        ResultsWriter(path, mesh, resume=True)
+    assert str(tmp_path) not in str(error.value)
+    # A finished file that is not a results file is refused and left as it was.
+    other = tmp_path / "other.vtkhdf"
+    other.write_bytes(b"previous results")
+    with pytest.raises(MeshError, match="cannot resume results file other.vtkhdf.partial") as error:
+        ResultsWriter(other, mesh, resume=True)
+    assert str(tmp_path) not in str(error.value)
+    assert other.read_bytes() == b"previous results"
+    assert not other.with_name("other.vtkhdf.partial").exists()
+
+
+@pytest.mark.mpi
+def test_two_ranks_resume_a_serial_file_as_one_rank_does(
+    killed_partial: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "serial").mkdir()
+    serial = _copy_partial(killed_partial, tmp_path / "serial")
+    resume = ("--times", ",".join(map(str, RESUMED_TIMES)), "--resume",
+              "--discard-after", str(CHECKPOINT_TIME))
+    example.write_example(
+        serial, MPI.COMM_WORLD, times=RESUMED_TIMES, resume=True, discard_after=CHECKPOINT_TIME
+    )
+    (tmp_path / "parallel").mkdir()
+    parallel = _copy_partial(killed_partial, tmp_path / "parallel")
+    run = _run_example(str(parallel.parent), *resume, ranks=2)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # Both follow the input mesh's numbering: every array of the two files is
+    # equal, up to the round-off of interpolation on other partitions.
+    with h5py.File(serial, "r") as one, h5py.File(parallel, "r") as two:
+        names: list[str] = []
+        one.visit(names.append)
+        two.visit(names.append)
+        for name in set(names):
+            if isinstance(one[name], h5py.Dataset):
+                assert one[name].dtype == two[name].dtype, name
+                np.testing.assert_allclose(
+                    one[name][()], two[name][()], rtol=0, atol=1e-14, err_msg=name
+                )
+        assert dict(one["organfem"].attrs) == dict(two["organfem"].attrs)

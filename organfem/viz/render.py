@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from organfem.errors import ParameterError
-from organfem.io.results import read_results
+from organfem.io import read_results
 
 if TYPE_CHECKING:
     import pyvista
