@@ -1,5 +1,7 @@
 """Idealised geometries, MeshData validation and IO, analytic fibre fields."""
 
+import dataclasses
+
 import h5py
 import meshio
 import numpy as np
@@ -7,7 +9,15 @@ import pytest
 
 from organfem.errors import MeshError, MissingTagError, ParameterError
 from organfem.fibres import constant_fibres, ellipsoid_coordinates, land2015_fibres
-from organfem.meshing import MeshData, boundary_facets, land_beam, lv_ellipsoid
+from organfem.meshing import (
+    TET_EDGES,
+    MeshData,
+    boundary_facets,
+    land_beam,
+    lv_ellipsoid,
+    sphere_shell,
+    tube,
+)
 
 ENDO, EPI, Z_BASE = (7.0, 17.0), (10.0, 20.0), 5.0  # Land et al. (2015) problems 2-3 [mm]
 
@@ -394,3 +404,183 @@ def test_load_reports_corrupt_files(tmp_path):
         f["points"] = np.zeros((1, 3))
     with pytest.raises(MeshError, match="other.h5: attribute 'format'"):
         MeshData.load(other)
+
+
+# -- sphere shell and tube; curved (second-order) tetrahedra -----------------------------
+
+RI, RO, LENGTH = 5.0, 10.0, 8.0  # [mm]
+
+
+def shell_volume(octant):
+    return (np.pi / 6 if octant else 4 * np.pi / 3) * (RO**3 - RI**3)
+
+
+def tube_volume(quarter):
+    return (np.pi / 4 if quarter else np.pi) * (RO**2 - RI**2) * LENGTH
+
+
+def corner_radii(mesh, name, axes):
+    """Radii (over ``axes``) of the corners of the facets tagged ``name``."""
+    return np.linalg.norm(mesh.points[mesh.facets_of(name)][..., axes], axis=-1)
+
+
+@pytest.mark.parametrize("octant", [True, False])
+@pytest.mark.parametrize("order", [1, 2])
+def test_sphere_shell_volume_and_tags(octant, order):
+    mesh = sphere_shell(inner_radius=RI, outer_radius=RO, h=2.0, octant=octant, order=order)
+    planes = ["x0", "y0", "z0"] if octant else []
+    assert list(mesh.facet_names) == ["inner", "outer", *planes]
+    assert dict(mesh.cell_names) == {"wall": 1} and mesh.order == order
+    # straight cells lose O(h^2) of the volume (-0.7 % here), curved ones ~1e-5
+    error = mesh.cell_volumes().sum() / shell_volume(octant) - 1
+    assert (-1.5e-2 < error < -2e-3) if order == 1 else abs(error) < 1e-4
+    for name, radius in (("inner", RI), ("outer", RO)):
+        np.testing.assert_allclose(corner_radii(mesh, name, [0, 1, 2]), radius, rtol=1e-9)
+    for axis, name in enumerate(planes):
+        np.testing.assert_allclose(mesh.points[mesh.facets_of(name)][..., axis], 0, atol=1e-9)
+    if octant:
+        assert mesh.points.min() > -1e-9
+    if order == 2:  # edge nodes of boundary facets lie on the spheres, too
+        on_inner = np.isclose(np.linalg.norm(mesh.points, axis=1), RI, rtol=1e-9)
+        assert on_inner[mesh.edge_nodes].sum() > len(mesh.facets_of("inner"))
+
+
+@pytest.mark.parametrize("quarter", [True, False])
+@pytest.mark.parametrize("order", [1, 2])
+def test_tube_volume_and_tags(quarter, order):
+    mesh = tube(
+        inner_radius=RI, outer_radius=RO, length=LENGTH, h=2.0, quarter=quarter, order=order
+    )
+    planes = ["x0", "y0"] if quarter else []
+    assert list(mesh.facet_names) == ["inner", "outer", *planes, "z0", "z1"]
+    # straight cells: the outer chords lose volume, the inner ones gain some back
+    # (-1.7e-5 for the full tube, -4.2e-4 for the quarter); curved cells: ~6e-6
+    error = mesh.cell_volumes().sum() / tube_volume(quarter) - 1
+    assert (-1e-2 < error < 0) if order == 1 else abs(error) < 2e-5
+    for name, radius in (("inner", RI), ("outer", RO)):
+        np.testing.assert_allclose(corner_radii(mesh, name, [0, 1]), radius, rtol=1e-9)
+    for axis, name in enumerate(planes):
+        np.testing.assert_allclose(mesh.points[mesh.facets_of(name)][..., axis], 0, atol=1e-9)
+    for name, z in (("z0", 0.0), ("z1", LENGTH)):
+        np.testing.assert_allclose(mesh.points[mesh.facets_of(name)][..., 2], z, atol=1e-9)
+
+
+def test_curved_mesh_has_the_vertices_of_the_straight_one():
+    straight = sphere_shell(inner_radius=RI, outer_radius=RO, h=2.0)
+    curved = sphere_shell(inner_radius=RI, outer_radius=RO, h=2.0, order=2)
+    linear = curved.linear()
+    assert linear.order == 1 and linear.edge_nodes is None and straight.edge_nodes is None
+    for name in ("points", "cells", "facets", "facet_values"):
+        np.testing.assert_array_equal(getattr(linear, name), getattr(straight, name))
+    # vertices first, then the edge nodes; [cells | edge_nodes] is the 10-node cell
+    assert curved.edge_nodes.shape == (curved.num_cells, 6)
+    assert curved.edge_nodes.min() == curved.cells.max() + 1 == straight.num_points
+    assert curved.nodes.shape == (curved.num_cells, 10)
+    # interior edge nodes sit at the midpoints of straight edges
+    x = curved.points
+    for k, (a, b) in enumerate(TET_EDGES):
+        mid = 0.5 * (x[curved.cells[:, a]] + x[curved.cells[:, b]])
+        offset = np.linalg.norm(x[curved.edge_nodes[:, k]] - mid, axis=1)
+        # and boundary ones on the sphere, a sag of about L^2 / (8 R) off the chord
+        assert np.median(offset) < 1e-9 and offset.max() < 3.0**2 / (8 * RI)
+
+
+def test_lv_ellipsoid_order_2_is_curved_and_closer():
+    straight, curved = lv_ellipsoid(h=3.0), lv_ellipsoid(h=3.0, order=2)
+    np.testing.assert_array_equal(curved.linear().cells, straight.cells)
+    errors = [abs(m.cell_volumes().sum() - WALL_VOLUME) for m in (straight, curved)]
+    assert errors[1] < errors[0] / 10  # 29.5 vs 0.10 mm^3 at h = 3 mm
+    on_endo = np.abs(ellipsoid_residual(curved.points, *ENDO)) < 1e-6
+    assert on_endo[curved.edge_nodes].any()
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: sphere_shell(inner_radius=10, outer_radius=5, h=1), "inner_radius=10 mm"),
+        (lambda: sphere_shell(inner_radius=0, outer_radius=5, h=1), "0 < inner_radius"),
+        (lambda: sphere_shell(inner_radius=1, outer_radius=2, h=0), "h=0"),
+        (lambda: sphere_shell(inner_radius=1, outer_radius=2, h=1e-3), "h=0.001 mm"),
+        (lambda: sphere_shell(inner_radius=1, outer_radius=2, h=0.5, order=3), "order=3"),
+        (lambda: tube(inner_radius=1, outer_radius=2, length=0, h=1), "length=0 mm"),
+        (lambda: tube(inner_radius=1, outer_radius=2, length=1e4, h=1), "h=1 mm"),
+        (lambda: tube(inner_radius=3, outer_radius=2, length=5, h=1), "outer_radius=2 mm"),
+        (lambda: lv_ellipsoid(h=2.0, order=0), "order=0"),
+    ],
+)
+def test_sphere_and_tube_reject_bad_arguments(call, match):
+    with pytest.raises(ParameterError, match=match):
+        call()
+
+
+def curved_tet(**changes):
+    """The unit tetrahedron with its six edge nodes (points 4-9) at the edge midpoints."""
+    corners = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    mids = np.array([(corners[a] + corners[b]) / 2 for a, b in TET_EDGES])
+    fields = dict(
+        points=np.vstack([corners, mids]),
+        cells=[[0, 1, 2, 3]],
+        cell_type="tetrahedron",
+        facets=[[0, 1, 2]],
+        facet_values=[1],
+        facet_names={"bottom": 1},
+        edge_nodes=[[4, 5, 6, 7, 8, 9]],
+    )
+    return MeshData(**(fields | changes))
+
+
+def test_curved_tet_volume_is_exact():
+    assert curved_tet().cell_volumes() == pytest.approx([1 / 6], rel=1e-14)
+    # Move the node of edge (2, 3) by v: x(xi) = xi + v phi(xi) with phi = 4 xi_2 xi_3
+    # (its quadratic basis function), so det(dx/dxi) = 1 + v . grad phi (rank one), and
+    # V = 1/6 + v . int grad phi = 1/6 + v . (0, 1/6, 1/6)  (int xi_k = 1/24 over the
+    # unit tetrahedron); for v = d (1, 1, 1)/sqrt(3): V = 1/6 + d / (3 sqrt(3)).
+    d = 0.1
+    points = curved_tet().points.copy()
+    points[4] += d * np.ones(3) / np.sqrt(3)
+    bumped = curved_tet(points=points).cell_volumes()[0]
+    assert bumped == pytest.approx(1 / 6 + d / (3 * np.sqrt(3)), rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (dict(edge_nodes=[[4, 5, 6, 7, 8]]), r"edge_nodes: expected shape \(1, 6\)"),
+        (dict(edge_nodes=[[4, 5, 6, 7, 8, 10]]), "point index 10 out of range"),
+        (dict(edge_nodes=[[3, 5, 6, 7, 8, 9]]), "both a cell vertex and an edge node"),
+        (dict(edge_nodes=[[4, 4, 6, 7, 8, 9]]), "must share its node"),
+        (dict(cell_type="hexahedron"), "must be tetrahedra"),
+    ],
+)
+def test_curved_meshdata_validation_errors(changes, match):
+    if changes.get("cell_type") == "hexahedron":
+        beam = land_beam(h=1.0, cell_type="hexahedron")
+        with pytest.raises(MeshError, match=match):
+            dataclasses.replace(beam, edge_nodes=np.zeros((beam.num_cells, 6), dtype=int))
+        return
+    with pytest.raises(MeshError, match=match):
+        curved_tet(**changes)
+
+
+def test_curved_meshdata_rejects_inverted_quadratic_cells():
+    points = curved_tet().points.copy()
+    points[9] = [1.2, 0.0, 0.0]  # the node of edge (0, 1) pushed beyond vertex 1
+    with pytest.raises(MeshError, match="curved tetrahedra are inverted"):
+        curved_tet(points=points)
+
+
+def test_curved_save_load_and_meshio_round_trips(tmp_path):
+    mesh = sphere_shell(inner_radius=RI, outer_radius=RO, h=3.0, order=2)
+    mesh = mesh.with_fibres(np.broadcast_to(np.eye(3), (mesh.num_cells, 3, 3)))
+    path = mesh.save(tmp_path / "shell.h5")
+    with h5py.File(path) as f:
+        assert f["edge_nodes"].shape == (mesh.num_cells, 6)
+    converted = mesh.to_meshio()
+    assert [b.type for b in converted.cells] == ["tetra10", "triangle"]
+    for other in (MeshData.load(path), MeshData.from_meshio(converted)):
+        assert other.order == 2
+        for name in ("points", "cells", "edge_nodes", "facets", "facet_values", "cell_values"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(mesh, name))
+    np.testing.assert_array_equal(MeshData.load(path).fibres, mesh.fibres)
+    retagged = mesh.with_tags(cell_names={"tissue": 1})
+    np.testing.assert_array_equal(retagged.edge_nodes, mesh.edge_nodes)

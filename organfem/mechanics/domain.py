@@ -74,7 +74,8 @@ class Domain:
     """A distributed mesh with named tags.
 
     Attributes:
-        mesh: the DOLFINx mesh [mm].
+        mesh: the DOLFINx mesh [mm]; its coordinate element has degree
+            :attr:`geometry_degree` (2 for curved tetrahedra).
         facet_tags: facet markers (local to each rank).
         cell_tags: cell markers (local to each rank).
         facet_names: tag name -> marker value, identical on all ranks.
@@ -96,8 +97,12 @@ class Domain:
         """Distribute a :class:`~organfem.meshing.MeshData` over ``comm``.
 
         MeshData stores hexahedra in DOLFINx's tensor-product vertex order, so
-        cells pass through unchanged.  Per-cell fibres, if the data has them,
-        follow their cells to the ranks that own or ghost them
+        cells pass through unchanged.  Curved tetrahedra (``data.order == 2``,
+        with :attr:`~organfem.meshing.MeshData.edge_nodes`) give a mesh with a
+        degree-2 Lagrange coordinate element (:attr:`geometry_degree` is 2);
+        their 10 nodes are already in DOLFINx order.  Facet and cell
+        tags are matched by their corner vertices.  Per-cell fibres, if the
+        data has them, follow their cells to the ranks that own or ghost them
         (:attr:`fibres`).
 
         Collective.  Only ``root`` needs the data; other ranks may pass None.
@@ -106,29 +111,33 @@ class Domain:
         if comm.rank == root:
             header = (
                 data.cell_type,
+                data.order,
                 dict(data.facet_names),
                 dict(data.cell_names),
                 data.fibres is not None,
             )
-        cell_type, facet_names, cell_names, has_fibres = comm.bcast(header, root=root)
+        cell_type, order, facet_names, cell_names, has_fibres = comm.bcast(header, root=root)
         nv = 4 if cell_type == "tetrahedron" else 8
         nfv = 3 if cell_type == "tetrahedron" else 4
+        num_nodes = 10 if order == 2 else nv
         if comm.rank == root:
             x = np.asarray(data.points, dtype=np.float64)
+            nodes = np.asarray(data.nodes, dtype=np.int64)
             cells = np.asarray(data.cells, dtype=np.int64)
             facets = np.asarray(data.facets, dtype=np.int64)
             facet_values = np.asarray(data.facet_values, dtype=np.int32)
             cell_values = np.asarray(data.cell_values, dtype=np.int32)
         else:
             x = np.empty((0, 3), dtype=np.float64)
+            nodes = np.empty((0, num_nodes), dtype=np.int64)
             cells = np.empty((0, nv), dtype=np.int64)
             facets = np.empty((0, nfv), dtype=np.int64)
             facet_values = np.empty((0,), dtype=np.int32)
             cell_values = np.empty((0,), dtype=np.int32)
-        element = basix.ufl.element("Lagrange", cell_type, 1, shape=(3,))
+        element = basix.ufl.element("Lagrange", cell_type, order, shape=(3,))
         mesh = dolfinx.mesh.create_mesh(
             comm,
-            cells,
+            nodes,
             ufl.Mesh(element),
             x,
             dolfinx.mesh.create_cell_partitioner(dolfinx.mesh.GhostMode.shared_facet, 2),
@@ -159,6 +168,11 @@ class Domain:
     @property
     def comm(self) -> MPI.Comm:
         return self.mesh.comm
+
+    @property
+    def geometry_degree(self) -> int:
+        """Degree of the coordinate element: 1 (straight-sided) or 2 (curved cells)."""
+        return int(self.mesh.geometry.cmaps[0].degree)
 
     def facet_marker(self, name: str) -> int:
         """Marker value of the facet tag ``name``; MissingTagError if absent."""

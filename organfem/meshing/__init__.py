@@ -1,15 +1,17 @@
 """Meshes with tagged boundaries, without DOLFINx.
 
 :class:`MeshData` is the hand-off between meshing and mechanics.  The
-idealised geometries of the Land et al. (2015) benchmark build it with numpy
-and gmsh; :func:`lv_mesh`, :func:`vessel_mesh` and :func:`labels_mesh` build it
-from label maps (:mod:`organfem.meshing.from_image`), and :func:`mesh_quality`
-reports on any tetrahedral mesh.
+idealised geometries of the Land et al. (2015) benchmark and the verification
+geometries :func:`sphere_shell` and :func:`tube` (optionally with curved,
+second-order cells: ``order=2``) build it with numpy and gmsh;
+:func:`lv_mesh`, :func:`vessel_mesh` and :func:`labels_mesh` build it from
+label maps (:mod:`organfem.meshing.from_image`), and :func:`mesh_quality`
+reports on any tetrahedral mesh (for curved cells: on their corners).
 """
 
 from .from_image import ImageMesh, labels_mesh, lv_mesh, valve_plane, vessel_mesh
-from .idealised import BEAM_LENGTHS, land_beam, lv_ellipsoid
-from .mesh import CELL_TYPES, MeshData, boundary_facets
+from .idealised import BEAM_LENGTHS, land_beam, lv_ellipsoid, sphere_shell, tube
+from .mesh import CELL_TYPES, TET_EDGES, MeshData, boundary_facets
 from .quality import MeshQuality, QualityThresholds, mesh_quality, tet_measures
 from .surface import LabelSurface, Plane, label_surface
 from .tetra import MESHERS, available_mesher, tetrahedralize
@@ -17,9 +19,12 @@ from .tetra import MESHERS, available_mesher, tetrahedralize
 __all__ = [
     "MeshData",
     "CELL_TYPES",
+    "TET_EDGES",
     "boundary_facets",
     "land_beam",
     "lv_ellipsoid",
+    "sphere_shell",
+    "tube",
     "BEAM_LENGTHS",
     "ImageMesh",
     "lv_mesh",

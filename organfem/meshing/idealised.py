@@ -7,6 +7,18 @@ material behaviour", Proc. R. Soc. A 471: 20150641.
 * :func:`land_beam` -- problem 1, the box ``[0, 10] x [0, 1] x [0, 1]`` mm.
 * :func:`lv_ellipsoid` -- problems 2 and 3, the truncated prolate ellipsoid.
 
+and two geometries with closed-form elastic solutions (Lame's thick sphere
+and thick cylinder), for verification:
+
+* :func:`sphere_shell` -- a thick spherical shell (or its positive octant).
+* :func:`tube` -- a thick-walled circular tube (or its positive quarter).
+
+The gmsh geometries take ``order=2`` for curved, 10-node tetrahedra whose
+mid-edge nodes lie on the curved surfaces (:attr:`MeshData.edge_nodes
+<organfem.meshing.MeshData.edge_nodes>`): with straight-sided cells the error of
+a solution near a curved wall is dominated by the O(h^2) error of the geometry,
+whatever the element degree.
+
 Lengths are in mm.  Meshes are serial :class:`~organfem.meshing.MeshData`
 objects built on the calling process only (gmsh is not MPI-aware: call these on
 one rank and distribute the result).  The same arguments give the same mesh.
@@ -25,7 +37,7 @@ import numpy as np
 from ..errors import MeshError, ParameterError
 from .mesh import MeshData, boundary_facets
 
-__all__ = ["land_beam", "lv_ellipsoid", "BEAM_LENGTHS"]
+__all__ = ["land_beam", "lv_ellipsoid", "sphere_shell", "tube", "BEAM_LENGTHS"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +61,184 @@ _KUHN = np.array(
 )
 
 
+# gmsh's 10-node tetrahedron -> DOLFINx order (dolfinx.io.gmsh.cell_perm_array).
+# gmsh lists the edge nodes on edges (0,1), (1,2), (2,0), (3,0), (3,2), (3,1).
+_GMSH_TET10 = np.array([0, 1, 2, 3, 8, 9, 5, 7, 6, 4])
+# Edge-node columns after swapping vertices 2 and 3 (to fix the orientation).
+_SWAP23_EDGES = np.array([0, 2, 1, 4, 3, 5])
+# gmsh element types: 4- and 10-node tetrahedra, 3- and 6-node triangles.
+_GMSH_TET = {1: 4, 2: 11}
+_GMSH_TRIANGLE = {1: 2, 2: 9}
+
+# Smallest accepted ratio h / (size of the geometry): finer meshes would have
+# tens of millions of cells (a mistake in units, e.g. m for mm).
+_MIN_RELATIVE_SIZE = 1.0 / 200.0
+
+
 def _check_size(h: float) -> float:
     if isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h) or h <= 0:
         raise ParameterError(f"mesh size h={h!r} must be a finite number > 0 [mm]")
     return float(h)
+
+
+def _check_order(name: str, order: int) -> int:
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ParameterError(
+            f"{name}: order={order!r} must be 1 (straight-sided tetrahedra) or 2 (curved, "
+            "10-node tetrahedra)"
+        )
+    return int(order)
+
+
+def _check_length(name: str, label: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParameterError(f"{name}: {label}={value!r} must be a finite number [mm]")
+    return float(value)
+
+
+def _check_wall(name: str, inner: float, outer: float, h: float, size: float) -> None:
+    """0 < inner < outer, and h not absurdly small for a body of extent ``size``."""
+    if not 0 < inner < outer:
+        raise ParameterError(
+            f"{name}: need 0 < inner_radius < outer_radius, got inner_radius={inner:g} mm, "
+            f"outer_radius={outer:g} mm"
+        )
+    if h < _MIN_RELATIVE_SIZE * size:
+        raise ParameterError(
+            f"{name}: mesh size h={h:g} mm is below {_MIN_RELATIVE_SIZE:g} of the size of the "
+            f"body ({size:g} mm), which would make far too many cells; lengths are in mm"
+        )
+
+
+def _gmsh_options(h: float, verbose: bool) -> dict[str, float]:
+    return {
+        "General.Terminal": 1.0 if verbose else 0.0,
+        "General.NumThreads": 1.0,  # reproducible meshes
+        "Mesh.RandomSeed": 1.0,
+        "Mesh.Algorithm": 6.0,  # Frontal-Delaunay surfaces
+        "Mesh.Algorithm3D": 1.0,  # Delaunay volume
+        "Mesh.Optimize": 1.0,
+        "Mesh.ElementOrder": 1.0,  # raised by setOrder after meshing
+        "Mesh.SecondOrderLinear": 0.0,  # edge nodes on the curved geometry
+        "Mesh.HighOrderOptimize": 0.0,
+        "Mesh.MeshSizeMin": 0.0,
+        "Mesh.MeshSizeMax": h,
+        "Mesh.MeshSizeFactor": 1.0,
+        "Mesh.MeshSizeFromPoints": 0.0,
+        "Mesh.MeshSizeFromCurvature": 0.0,
+        "Mesh.MeshSizeExtendFromBoundary": 1.0,
+    }
+
+
+def _generate(surfaces: dict[str, list[int]], order: int) -> dict:
+    """Mesh the current gmsh model and read its tetrahedra and tagged triangles.
+
+    Call inside :func:`_gmsh_model`.  ``surfaces`` maps each facet tag name
+    (tags 1, 2, ... in its order) to gmsh surface tags.
+    """
+    import gmsh
+
+    gmsh.model.mesh.generate(3)
+    if order == 2:
+        gmsh.model.mesh.setOrder(2)
+    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    tets = gmsh.model.mesh.getElementsByType(_GMSH_TET[order])[1]
+    facet_nodes, facet_values = [], []
+    for value, tags in enumerate(surfaces.values(), start=1):
+        for tag in tags:
+            nodes = gmsh.model.mesh.getElementsByType(_GMSH_TRIANGLE[order], tag)[1]
+            nodes = nodes.reshape(-1, 3 * order)[:, :3]  # the corners come first
+            facet_nodes.append(nodes)
+            facet_values.append(np.full(len(nodes), value, dtype=np.int32))
+    return {
+        "node_tags": node_tags,
+        "coords": coords,
+        "tets": tets,
+        "facet_nodes": np.concatenate(facet_nodes),
+        "facet_values": np.concatenate(facet_values),
+    }
+
+
+def _meshdata(
+    raw: dict, order: int, facet_names: dict[str, int], cell_names: dict[str, int] | None
+) -> MeshData:
+    """Build MeshData from :func:`_generate` output: vertices first, then edge nodes.
+
+    Nodes used by no tetrahedron (e.g. on the seam of a revolved section) are
+    dropped; every tetrahedron is made positively oriented.
+    """
+    node_tags = raw["node_tags"].astype(np.int64)
+    lookup = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
+    lookup[node_tags] = np.arange(node_tags.size)
+    nodes = lookup[raw["tets"].astype(np.int64)].reshape(-1, 4 if order == 1 else 10)
+    if order == 2:
+        nodes = nodes[:, _GMSH_TET10]
+    vertices = np.unique(nodes[:, :4])
+    mids = np.unique(nodes[:, 4:])
+    renumber = np.full(node_tags.size, -1, dtype=np.int64)
+    renumber[vertices] = np.arange(vertices.size)
+    renumber[mids] = vertices.size + np.arange(mids.size)
+    points = raw["coords"].reshape(-1, 3)[np.concatenate([vertices, mids])]
+    cells = renumber[nodes[:, :4]]
+    edge_nodes = renumber[nodes[:, 4:]] if order == 2 else None
+    x = points[cells]
+    flip = np.linalg.det(x[:, 1:] - x[:, :1]) < 0  # make every tetrahedron positive
+    cells[flip] = cells[flip][:, [0, 1, 3, 2]]
+    if edge_nodes is not None:
+        edge_nodes[flip] = edge_nodes[flip][:, _SWAP23_EDGES]
+    facets = renumber[lookup[raw["facet_nodes"].astype(np.int64)]]
+    return MeshData(
+        points=points,
+        cells=cells,
+        cell_type="tetrahedron",
+        facets=facets,
+        facet_values=raw["facet_values"],
+        facet_names=facet_names,
+        cell_names=cell_names,
+        edge_nodes=edge_nodes,
+    )
+
+
+def _surface_samples(tag: int) -> np.ndarray:
+    """Nine points of gmsh surface ``tag``, shape (9, 3) [mm]."""
+    import gmsh
+
+    lo, hi = gmsh.model.getParametrizationBounds(2, tag)
+    s = np.linspace(0.2, 0.8, 3)
+    uv = [(lo[0] + a * (hi[0] - lo[0]), lo[1] + b * (hi[1] - lo[1])) for a in s for b in s]
+    return np.asarray(gmsh.model.getValue(2, tag, np.ravel(uv))).reshape(-1, 3)
+
+
+def _classify(
+    name: str,
+    volume: int,
+    planes: dict[str, tuple[int, float]],
+    radius,
+    radii: tuple[float, float],
+    scale: float,
+) -> dict[str, list[int]]:
+    """Sort the boundary surfaces of ``volume`` into "inner", "outer" and ``planes``.
+
+    ``planes`` maps a name to (axis, coordinate) of a plane; a surface whose
+    sampled points all lie on it gets that name.  Other surfaces are "inner"
+    or "outer" by the mean of ``radius(points)``, nearest of ``radii``.
+    """
+    import gmsh
+
+    surfaces: dict[str, list[int]] = {"inner": [], "outer": []} | {k: [] for k in planes}
+    for _, tag in gmsh.model.getBoundary([(3, volume)], oriented=False):
+        x = _surface_samples(tag)
+        key = next(
+            (k for k, (axis, c) in planes.items() if np.allclose(x[:, axis], c, atol=1e-6 * scale)),
+            None,
+        )
+        if key is None:
+            r = float(np.mean(radius(x)))
+            key = "inner" if abs(r - radii[0]) < abs(r - radii[1]) else "outer"
+        surfaces[key].append(tag)
+    if any(not tags for tags in surfaces.values()):
+        raise MeshError(f"{name}: gmsh geometry has unexpected surfaces {surfaces}")
+    return surfaces
 
 
 def land_beam(*, h: float, cell_type: str = "tetrahedron") -> MeshData:
@@ -156,6 +342,7 @@ def lv_ellipsoid(
     r_long_endo: float = 17.0,
     r_long_epi: float = 20.0,
     z_base: float = 5.0,
+    order: int = 1,
     verbose: bool = False,
 ) -> MeshData:
     """The truncated prolate ellipsoid of Land et al. (2015) problems 2 and 3.
@@ -180,6 +367,9 @@ def lv_ellipsoid(
             are prolate (``r_long >= r_short``) and the endocardium lies
             inside the epicardium.
         z_base: height of the base plane [mm], ``|z_base| < r_long_endo``.
+        order: 1 for straight-sided tetrahedra, 2 for curved 10-node
+            tetrahedra with their edge nodes on the ellipsoids (the same
+            vertices as ``order=1``).
         verbose: let gmsh print its progress.
 
     Returns:
@@ -191,6 +381,7 @@ def lv_ellipsoid(
         MeshError: if gmsh does not produce the expected three surfaces.
     """
     h = _check_size(h)
+    order = _check_order("lv_ellipsoid", order)
     rs = (float(r_short_endo), float(r_short_epi))
     rl = (float(r_long_endo), float(r_long_epi))
     if not 0 < rs[0] < rs[1]:
@@ -209,21 +400,7 @@ def lv_ellipsoid(
         )
     import gmsh
 
-    options = {
-        "General.Terminal": 1.0 if verbose else 0.0,
-        "General.NumThreads": 1.0,  # reproducible meshes
-        "Mesh.RandomSeed": 1.0,
-        "Mesh.Algorithm": 6.0,  # Frontal-Delaunay surfaces
-        "Mesh.Algorithm3D": 1.0,  # Delaunay volume
-        "Mesh.Optimize": 1.0,
-        "Mesh.ElementOrder": 1.0,
-        "Mesh.MeshSizeMin": 0.0,
-        "Mesh.MeshSizeMax": h,
-        "Mesh.MeshSizeFactor": 1.0,
-        "Mesh.MeshSizeFromPoints": 0.0,
-        "Mesh.MeshSizeFromCurvature": 0.0,
-        "Mesh.MeshSizeExtendFromBoundary": 1.0,
-    }
+    options = _gmsh_options(h, verbose)
     start = time.perf_counter()
     with _gmsh_model("organfem_lv_ellipsoid", options):
         occ = gmsh.model.occ
@@ -253,37 +430,167 @@ def lv_ellipsoid(
         if any(len(tags) != 1 for tags in surfaces.values()):
             raise MeshError(f"lv_ellipsoid: gmsh geometry has unexpected surfaces {surfaces}")
 
-        gmsh.model.mesh.generate(3)
-        node_tags, coords, _ = gmsh.model.mesh.getNodes()
-        tet_tags = gmsh.model.mesh.getElementsByType(4)[1]  # 4-node tetrahedra
-        names = {"endo": 1, "epi": 2, "base": 3}
-        facet_nodes, facet_values = [], []
-        for key, tag in names.items():
-            nodes = gmsh.model.mesh.getElementsByType(2, surfaces[key][0])[1]  # 3-node triangles
-            facet_nodes.append(nodes)
-            facet_values.append(np.full(nodes.size // 3, tag, dtype=np.int32))
-
-    # gmsh node tags -> contiguous indices of the vertices used by tetrahedra
-    # (drops the nodes of free curves, e.g. the revolved section's seam).
-    lookup = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
-    lookup[node_tags.astype(np.int64)] = np.arange(node_tags.size)
-    cells = lookup[tet_tags.astype(np.int64)].reshape(-1, 4)
-    used, cells = np.unique(cells, return_inverse=True)
-    cells = cells.reshape(-1, 4)
-    renumber = np.full(node_tags.size, -1, dtype=np.int64)
-    renumber[used] = np.arange(used.size)
-    facets = renumber[lookup[np.concatenate(facet_nodes).astype(np.int64)]].reshape(-1, 3)
-    points = coords.reshape(-1, 3)[used]
-    x = points[cells]
-    flip = np.linalg.det(x[:, 1:] - x[:, :1]) < 0  # make every tetrahedron positive
-    cells[flip] = cells[flip][:, [0, 1, 3, 2]]
-    elapsed = time.perf_counter() - start
-    logger.debug("lv_ellipsoid(h=%g): %d tetrahedra, %.2f s", h, len(cells), elapsed)
-    return MeshData(
-        points=points,
-        cells=cells,
-        cell_type="tetrahedron",
-        facets=facets,
-        facet_values=np.concatenate(facet_values),
-        facet_names=names,
+        raw = _generate(surfaces, order)
+    mesh = _meshdata(raw, order, {"endo": 1, "epi": 2, "base": 3}, None)
+    logger.debug(
+        "lv_ellipsoid(h=%g, order=%d): %d tetrahedra, %.2f s",
+        h,
+        order,
+        mesh.num_cells,
+        time.perf_counter() - start,
     )
+    return mesh
+
+
+def sphere_shell(
+    *,
+    inner_radius: float,
+    outer_radius: float,
+    h: float,
+    octant: bool = True,
+    order: int = 1,
+    verbose: bool = False,
+) -> MeshData:
+    """A thick spherical shell ``inner_radius <= |x| <= outer_radius`` about the origin.
+
+    The geometry of Lame's pressurised thick sphere.  Built with gmsh
+    OpenCASCADE (two exact spheres, cut, and for the octant intersected with
+    the box ``x, y, z >= 0``), meshed with tetrahedra of size about ``h``
+    (curvature does not refine the mesh); boundary vertices lie on the spheres
+    to machine precision.
+
+    Args:
+        inner_radius, outer_radius: radii [mm], ``0 < inner < outer``.
+        h: target edge length [mm], > 0 and at least ``outer_radius / 200``.
+        octant: keep only ``x, y, z >= 0`` (symmetric problems: fix the normal
+            displacement on the planes ``"x0"``, ``"y0"``, ``"z0"``).
+        order: 1 for straight-sided tetrahedra, 2 for curved 10-node
+            tetrahedra whose edge nodes lie on the spheres.
+        verbose: let gmsh print its progress.
+
+    Returns:
+        A tetrahedral mesh with cell tag ``"wall"`` and facet tags
+        ``"inner"`` (1), ``"outer"`` (2) and, for the octant, ``"x0"`` (3),
+        ``"y0"`` (4), ``"z0"`` (5) on the planes x = 0, y = 0, z = 0.
+
+    Raises:
+        ParameterError: for inadmissible radii, size or order.
+        MeshError: if gmsh does not produce the expected surfaces.
+    """
+    h = _check_size(h)
+    order = _check_order("sphere_shell", order)
+    ri = _check_length("sphere_shell", "inner_radius", inner_radius)
+    ro = _check_length("sphere_shell", "outer_radius", outer_radius)
+    _check_wall("sphere_shell", ri, ro, h, ro)
+    import gmsh
+
+    planes = {"x0": (0, 0.0), "y0": (1, 0.0), "z0": (2, 0.0)} if octant else {}
+    start = time.perf_counter()
+    with _gmsh_model("organfem_sphere_shell", _gmsh_options(h, verbose)):
+        occ = gmsh.model.occ
+        shell, _ = occ.cut([(3, occ.addSphere(0, 0, 0, ro))], [(3, occ.addSphere(0, 0, 0, ri))])
+        if octant:
+            shell, _ = occ.intersect(shell, [(3, occ.addBox(0, 0, 0, 2 * ro, 2 * ro, 2 * ro))])
+        occ.synchronize()
+        if len(shell) != 1:
+            raise MeshError(f"sphere_shell: gmsh made {len(shell)} volumes, expected one")
+        surfaces = _classify(
+            "sphere_shell",
+            shell[0][1],
+            planes,
+            lambda x: np.linalg.norm(x, axis=1),
+            (ri, ro),
+            ro,
+        )
+        raw = _generate(surfaces, order)
+    names = {key: value for value, key in enumerate(surfaces, start=1)}
+    mesh = _meshdata(raw, order, names, {"wall": 1})
+    logger.debug(
+        "sphere_shell(h=%g, order=%d): %d tetrahedra, %.2f s",
+        h,
+        order,
+        mesh.num_cells,
+        time.perf_counter() - start,
+    )
+    return mesh
+
+
+def tube(
+    *,
+    inner_radius: float,
+    outer_radius: float,
+    length: float,
+    h: float,
+    quarter: bool = True,
+    order: int = 1,
+    verbose: bool = False,
+) -> MeshData:
+    """A thick-walled circular tube about the z axis, from z = 0 to z = ``length``.
+
+    The geometry of Lame's pressurised thick cylinder.  Built with gmsh
+    OpenCASCADE (two exact cylinders, cut), meshed with tetrahedra of size
+    about ``h``; boundary vertices lie on the cylinders to machine precision.
+
+    Args:
+        inner_radius, outer_radius: radii [mm], ``0 < inner < outer``.
+        length: length along z [mm], > 0.
+        h: target edge length [mm], > 0 and at least 1/200 of
+            ``max(outer_radius, length)``.
+        quarter: keep only ``x, y >= 0`` (symmetric problems: fix the normal
+            displacement on the planes ``"x0"`` and ``"y0"``).
+        order: 1 for straight-sided tetrahedra, 2 for curved 10-node
+            tetrahedra whose edge nodes lie on the cylinders.
+        verbose: let gmsh print its progress.
+
+    Returns:
+        A tetrahedral mesh with cell tag ``"wall"`` and facet tags
+        ``"inner"`` (1), ``"outer"`` (2), then for the quarter ``"x0"`` (3)
+        and ``"y0"`` (4) on the planes x = 0 and y = 0, then ``"z0"`` and
+        ``"z1"`` on the end planes z = 0 and z = length (values 5, 6 for the
+        quarter, 3, 4 for the full tube).
+
+    Raises:
+        ParameterError: for inadmissible radii, length, size or order.
+        MeshError: if gmsh does not produce the expected surfaces.
+    """
+    h = _check_size(h)
+    order = _check_order("tube", order)
+    ri = _check_length("tube", "inner_radius", inner_radius)
+    ro = _check_length("tube", "outer_radius", outer_radius)
+    length = _check_length("tube", "length", length)
+    if length <= 0:
+        raise ParameterError(f"tube: length={length:g} mm must be > 0")
+    _check_wall("tube", ri, ro, h, max(ro, length))
+    import gmsh
+
+    planes = {"x0": (0, 0.0), "y0": (1, 0.0)} if quarter else {}
+    planes |= {"z0": (2, 0.0), "z1": (2, length)}
+    angle = math.pi / 2 if quarter else 2 * math.pi
+    start = time.perf_counter()
+    with _gmsh_model("organfem_tube", _gmsh_options(h, verbose)):
+        occ = gmsh.model.occ
+        outer = occ.addCylinder(0, 0, 0, 0, 0, length, ro, angle=angle)
+        inner = occ.addCylinder(0, 0, 0, 0, 0, length, ri, angle=angle)
+        wall, _ = occ.cut([(3, outer)], [(3, inner)])
+        occ.synchronize()
+        if len(wall) != 1:
+            raise MeshError(f"tube: gmsh made {len(wall)} volumes, expected one")
+        surfaces = _classify(
+            "tube",
+            wall[0][1],
+            planes,
+            lambda x: np.linalg.norm(x[:, :2], axis=1),
+            (ri, ro),
+            max(ro, length),
+        )
+        raw = _generate(surfaces, order)
+    names = {key: value for value, key in enumerate(surfaces, start=1)}
+    mesh = _meshdata(raw, order, names, {"wall": 1})
+    logger.debug(
+        "tube(h=%g, order=%d): %d tetrahedra, %.2f s",
+        h,
+        order,
+        mesh.num_cells,
+        time.perf_counter() - start,
+    )
+    return mesh

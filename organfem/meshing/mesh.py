@@ -15,6 +15,14 @@ at reference corner ``(i, j, k)``, so ``(0,0,0), (1,0,0), (0,1,0), (1,1,0),
 round each quadrilateral).  Quadrilateral facets likewise use the
 tensor-product order ``(0,0), (1,0), (0,1), (1,1)``.  :meth:`MeshData.to_meshio`
 and :meth:`MeshData.from_meshio` convert to and from the VTK order of meshio.
+
+Curved (second-order) tetrahedra keep ``cells`` as their four corner vertices
+and add :attr:`MeshData.edge_nodes`: the index in ``points`` of the node on
+each of the six edges, in the edge order of DOLFINx/basix
+(:data:`TET_EDGES`: ``(2,3), (1,3), (1,2), (0,3), (0,2), (0,1)``), so that
+``[cells | edge_nodes]`` is the 10-node DOLFINx cell of a degree-2 Lagrange
+geometry.  Code that reads only ``cells`` sees the straight-sided mesh on the
+same vertices; facets are always given by their corner vertices.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ __all__ = [
     "boundary_facets",
     "tag_value",
     "FIBRE_TOLERANCE",
+    "TET_EDGES",
 ]
 
 #: Supported cell types and their (vertices per cell, vertices per facet).
@@ -60,10 +69,17 @@ _CELL_FACETS = {
     ),
 }
 
+#: Local vertex pairs of the six edges of a tetrahedron, in DOLFINx/basix order.
+TET_EDGES = ((2, 3), (1, 3), (1, 2), (0, 3), (0, 2), (0, 1))
+_TET_EDGES = np.array(TET_EDGES)
+# DOLFINx edge order <-> the VTK/meshio "tetra10" order (0,1),(1,2),(0,2),(0,3),(1,3),(2,3).
+_EDGES_TO_VTK = np.array([5, 2, 4, 3, 1, 0])
+_EDGES_FROM_VTK = np.argsort(_EDGES_TO_VTK)
+
 _FORMAT = "organfem.MeshData"
 _FORMAT_VERSION = 1
 _DATASETS = ("points", "cells", "facets", "facet_values", "cell_values")
-_OPTIONAL_DATASETS = ("fibres",)
+_OPTIONAL_DATASETS = ("fibres", "edge_nodes")
 
 #: Largest accepted deviation of a fibre basis from orthonormality, max |R R^T - I|.
 FIBRE_TOLERANCE = 1e-6
@@ -153,6 +169,88 @@ def _corner_jacobians(points: np.ndarray, cells: np.ndarray, cell_type: str) -> 
     return np.stack(dets, axis=1)
 
 
+def _p2_gradients(xi: np.ndarray) -> np.ndarray:
+    """Gradients of the 10 quadratic Lagrange basis functions at reference point ``xi``.
+
+    Returns shape (10, 3): vertices 0-3 then the edges of :data:`TET_EDGES`.
+    """
+    lam = np.array([1.0 - xi.sum(), *xi])
+    dlam = np.vstack([-np.ones(3), np.eye(3)])  # d(lambda_i)/d(xi), (4, 3)
+    grads = [(4.0 * lam[i] - 1.0) * dlam[i] for i in range(4)]
+    grads += [4.0 * (lam[a] * dlam[b] + lam[b] * dlam[a]) for a, b in TET_EDGES]
+    return np.array(grads)
+
+
+# Evaluation points of the quadratic map's Jacobian: the four corners and the centroid.
+_P2_CHECK_POINTS = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.25, 0.25, 0.25]])
+
+
+def _quadratic_jacobians(points: np.ndarray, nodes: np.ndarray, xis: np.ndarray) -> np.ndarray:
+    """det(dx/dxi) of the quadratic map of each 10-node cell at ``xis``, shape (m, k)."""
+    x = points[nodes]  # (m, 10, 3)
+    return np.stack(
+        [np.linalg.det(np.einsum("mni,na->mia", x, _p2_gradients(xi))) for xi in xis], axis=1
+    )
+
+
+def _tet_quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """A 27-point rule on the reference tetrahedron, exact to degree 5 (collapsed Gauss)."""
+    g, w = np.polynomial.legendre.leggauss(3)
+    g, w = 0.5 * (g + 1.0), 0.5 * w
+    u, v, t = (a.ravel() for a in np.meshgrid(g, g, g, indexing="ij"))
+    wu, wv, wt = (a.ravel() for a in np.meshgrid(w, w, w, indexing="ij"))
+    xi = np.stack([u, v * (1 - u), t * (1 - u) * (1 - v)], axis=1)  # Duffy map
+    return xi, wu * wv * wt * (1 - u) ** 2 * (1 - v)
+
+
+def _check_edge_nodes(value, points, cells, cell_type: str) -> np.ndarray:
+    """Validated mid-edge nodes of curved tetrahedra: shape (m, 6), conforming."""
+    if cell_type != "tetrahedron":
+        raise MeshError(
+            f"MeshData.edge_nodes: curved (second-order) cells must be tetrahedra, "
+            f"got cell_type {cell_type!r}"
+        )
+    edge_nodes = _as_array("edge_nodes", value, np.int64, 2)
+    m, n = cells.shape[0], points.shape[0]
+    if edge_nodes.shape != (m, 6):
+        raise MeshError(
+            f"MeshData.edge_nodes: expected shape ({m}, 6) (one node per edge of each "
+            f"tetrahedron, edges in the order {TET_EDGES}), got {edge_nodes.shape}"
+        )
+    if edge_nodes.min() < 0 or edge_nodes.max() >= n:
+        bad = edge_nodes.min() if edge_nodes.min() < 0 else edge_nodes.max()
+        raise MeshError(
+            f"MeshData.edge_nodes: point index {bad} out of range [0, {n}) (there are {n} points)"
+        )
+    shared = np.intersect1d(edge_nodes, cells)
+    if shared.size:
+        raise MeshError(
+            f"MeshData.edge_nodes: {shared.size} points are both a cell vertex and an edge "
+            f"node, first point {shared[0]}"
+        )
+    # Conforming: one node per edge, one edge per node.
+    edges = np.sort(cells[:, _TET_EDGES].reshape(-1, 2), axis=1)
+    pairs = np.unique(np.column_stack([edges, edge_nodes.reshape(-1)]), axis=0)
+    for what, columns in (("edge", pairs[:, :2]), ("edge node", pairs[:, 2:])):
+        _, counts = np.unique(columns, axis=0, return_counts=True)
+        if (counts > 1).any():
+            raise MeshError(
+                f"MeshData.edge_nodes: cells sharing an edge must share its node (and each "
+                f"node sits on one edge); {int((counts > 1).sum())} {what}s are not "
+                f"consistent"
+            )
+    nodes = np.concatenate([cells, edge_nodes], axis=1)
+    dets = _quadratic_jacobians(points, nodes, _P2_CHECK_POINTS)
+    bad = np.flatnonzero((dets <= 0).any(axis=1))
+    if bad.size:
+        raise MeshError(
+            f"MeshData.edge_nodes: {bad.size} curved tetrahedra are inverted or degenerate "
+            f"(need a positive Jacobian determinant of the quadratic map at the corners and "
+            f"centroid); first: cell {bad[0]} with nodes {nodes[bad[0]].tolist()}"
+        )
+    return edge_nodes
+
+
 def _check_fibres(value, num_cells: int) -> np.ndarray:
     """Validated per-cell bases: shape (m, 3, 3), finite, orthonormal rows."""
     fibres = _as_array("fibres", value, np.float64, 3)
@@ -231,12 +329,21 @@ class MeshData:
             float64, rows ``(f0, s0, n0)`` (fibre, sheet, sheet-normal unit
             vectors), orthonormal to within :data:`FIBRE_TOLERANCE`; e.g. from
             :func:`organfem.fibres.ldrb_fibres`.  ``None``: no fibres.
+        edge_nodes: optional mid-edge nodes of curved (second-order)
+            tetrahedra, shape (m, 6), int64: the index in ``points`` of the
+            node on each edge of each cell, edges in the order
+            :data:`TET_EDGES` of DOLFINx; shared edges share their node, and
+            no edge node is a cell vertex.  ``None``: straight-sided cells.
+            ``cells`` always holds the corner vertices, so :attr:`points` then
+            also holds points that are not vertices.
 
     Raises:
         MeshError: naming the field and what was expected, for wrong shapes or
             dtypes, indices out of range, NaN/inf coordinates, cells with
             non-positive volume, unknown facets, inconsistent tag names, or
-            fibres of the wrong shape, non-finite or not orthonormal.
+            fibres of the wrong shape, non-finite or not orthonormal, or edge
+            nodes that do not conform or give a non-positive Jacobian of the
+            quadratic map at a corner or the centroid of a cell.
     """
 
     points: np.ndarray
@@ -248,6 +355,7 @@ class MeshData:
     cell_values: np.ndarray | None = None
     cell_names: Mapping[str, int] | None = None
     fibres: np.ndarray | None = None
+    edge_nodes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.cell_type not in CELL_TYPES:
@@ -331,6 +439,9 @@ class MeshData:
         )
         _check_tags("cell", cell_values, cell_names)
         fibres = None if self.fibres is None else _check_fibres(self.fibres, cells.shape[0])
+        edge_nodes = None
+        if self.edge_nodes is not None:
+            edge_nodes = _check_edge_nodes(self.edge_nodes, points, cells, self.cell_type)
 
         for field, value in (
             ("points", points),
@@ -341,6 +452,7 @@ class MeshData:
             ("cell_values", cell_values),
             ("cell_names", cell_names),
             ("fibres", fibres),
+            ("edge_nodes", edge_nodes),
         ):
             object.__setattr__(
                 self, field, _frozen(value) if isinstance(value, np.ndarray) else value
@@ -348,8 +460,44 @@ class MeshData:
 
     @property
     def num_points(self) -> int:
-        """Number of vertices."""
+        """Number of points (vertices and, for curved cells, edge nodes)."""
         return self.points.shape[0]
+
+    @property
+    def order(self) -> int:
+        """Geometry degree: 1 for straight-sided cells, 2 with :attr:`edge_nodes`."""
+        return 1 if self.edge_nodes is None else 2
+
+    @property
+    def nodes(self) -> np.ndarray:
+        """All geometry nodes per cell in DOLFINx order, shape (m, 4), (m, 8) or (m, 10).
+
+        ``cells`` for straight-sided cells, ``[cells | edge_nodes]`` for curved
+        tetrahedra (the node order of a degree-2 Lagrange tetrahedron).
+        """
+        if self.edge_nodes is None:
+            return self.cells
+        return _frozen(np.concatenate([self.cells, self.edge_nodes], axis=1))
+
+    def linear(self) -> MeshData:
+        """The straight-sided mesh on the same vertices (order 1).
+
+        Edge nodes are dropped, and points that are no cell's vertex with
+        them, so vertices are renumbered in their order; tags and fibres are
+        kept.  Returns ``self`` if the mesh is already straight-sided.
+        """
+        if self.edge_nodes is None:
+            return self
+        used = np.unique(self.cells)
+        renumber = np.full(self.num_points, -1, dtype=np.int64)
+        renumber[used] = np.arange(used.size)
+        return dataclasses.replace(
+            self,
+            points=self.points[used],
+            cells=renumber[self.cells],
+            facets=renumber[self.facets],
+            edge_nodes=None,
+        )
 
     @property
     def num_cells(self) -> int:
@@ -373,16 +521,20 @@ class MeshData:
         return tag_value(self.cell_names, name, "cell")
 
     def facets_of(self, name: str) -> np.ndarray:
-        """Vertex indices of the facets tagged ``name``, shape (k, 3 or 4)."""
+        """Vertex (corner) indices of the facets tagged ``name``, shape (k, 3 or 4)."""
         return self.facets[self.facet_values == self.facet_tag(name)]
 
     def cell_volumes(self) -> np.ndarray:
         """Volume of each cell [mm^3], shape (m,).
 
-        Exact for tetrahedra and for trilinear hexahedra (2x2x2 Gauss
-        quadrature of the Jacobian determinant, a polynomial of degree <= 2 in
-        each reference coordinate).
+        Exact for tetrahedra, for curved (quadratic) tetrahedra (a degree-5
+        rule for the Jacobian determinant, a polynomial of degree 3) and for
+        trilinear hexahedra (2x2x2 Gauss quadrature of the Jacobian
+        determinant, a polynomial of degree <= 2 in each reference coordinate).
         """
+        if self.edge_nodes is not None:
+            xi, w = _tet_quadrature()
+            return _quadratic_jacobians(self.points, self.nodes, xi) @ w
         x = self.points[self.cells]
         if self.cell_type == "tetrahedron":
             return np.linalg.det(x[:, 1:] - x[:, :1]) / 6.0
@@ -408,7 +560,7 @@ class MeshData:
         cell_values: np.ndarray | None = None,
         cell_names: Mapping[str, int] | None = None,
     ) -> MeshData:
-        """A copy with some tag fields replaced (the geometry and fibres are kept).
+        """A copy with some tag fields replaced (geometry, edge nodes and fibres are kept).
 
         Arguments left as ``None`` keep their current value; the result is
         validated like a new :class:`MeshData`.
@@ -440,7 +592,9 @@ class MeshData:
     def to_meshio(self) -> meshio.Mesh:
         """A :class:`meshio.Mesh` with a cell block, a facet block and tags.
 
-        Hexahedra and quadrilaterals are written in VTK order.  Tags go to the
+        Hexahedra and quadrilaterals are written in VTK order; curved
+        tetrahedra as ``tetra10`` (VTK node order), their facets as the
+        3-vertex ``triangle`` of their corners.  Tags go to the
         cell data ``"tags"`` and names to ``field_data`` as ``[tag, dim]``
         (the gmsh convention), so :meth:`from_meshio` reads them back.  With
         fibres, the cell data ``"fibre"`` holds each cell's ``f0`` (zeros on
@@ -454,8 +608,11 @@ class MeshData:
         if shared:
             raise MeshError(f"MeshData.to_meshio: names {shared} tag both facets and cells")
         cells, facets = self.cells, self.facets
+        cell_block = _MESHIO_CELL[self.cell_type]
         if self.cell_type == "hexahedron":
             cells, facets = cells[:, _HEX_VTK], facets[:, _QUAD_VTK]
+        if self.edge_nodes is not None:
+            cells, cell_block = np.hstack([cells, self.edge_nodes[:, _EDGES_TO_VTK]]), "tetra10"
         field_data = {k: np.array([v, 3]) for k, v in self.cell_names.items()}
         field_data |= {k: np.array([v, 2]) for k, v in self.facet_names.items()}
         cell_data = {"tags": [np.array(self.cell_values), np.array(self.facet_values)]}
@@ -463,7 +620,7 @@ class MeshData:
             cell_data["fibre"] = [np.array(self.fibres[:, 0]), np.zeros((len(facets), 3))]
         return meshio.Mesh(
             np.array(self.points),
-            [(_MESHIO_CELL[self.cell_type], cells), (_MESHIO_FACET[self.cell_type], facets)],
+            [(cell_block, cells), (_MESHIO_FACET[self.cell_type], facets)],
             cell_data=cell_data,
             field_data=field_data,
         )
@@ -480,9 +637,11 @@ class MeshData:
         """Build from a :class:`meshio.Mesh` (e.g. read from a gmsh ``.msh`` file).
 
         Args:
-            mesh: a 3D mesh whose volume cells are all ``tetra`` or all
-                ``hexahedron`` (VTK order); ``triangle``/``quad`` blocks are the
-                tagged facets; other blocks (vertices, lines) are ignored.
+            mesh: a 3D mesh whose volume cells are all ``tetra``, all
+                ``tetra10`` (curved, VTK node order) or all ``hexahedron``
+                (VTK order); ``triangle``/``quad`` blocks are the tagged
+                facets (of ``triangle6`` blocks the three corners are kept);
+                other blocks (vertices, lines) are ignored.
             tag_key: cell-data name holding the tags; default ``"tags"`` if
                 present, else ``"gmsh:physical"``.  Without tags every cell
                 gets tag 1 and no facet is kept.
@@ -495,14 +654,15 @@ class MeshData:
             MeshError: for mixed or missing volume cells, a missing ``tag_key``,
                 or any inconsistency found by :class:`MeshData`.
         """
-        kinds = {b.type for b in mesh.cells} & {"tetra", "hexahedron"}
+        kinds = {b.type for b in mesh.cells} & {"tetra", "tetra10", "hexahedron"}
         if len(kinds) != 1:
             raise MeshError(
-                f"from_meshio: expected volume cells of one type (tetra or hexahedron), "
-                f"found blocks {[b.type for b in mesh.cells]}"
+                f"from_meshio: expected volume cells of one type (tetra, tetra10 or "
+                f"hexahedron), found blocks {[b.type for b in mesh.cells]}"
             )
-        cell_type = "tetrahedron" if kinds == {"tetra"} else "hexahedron"
-        facet_kind = _MESHIO_FACET[cell_type]
+        (cell_kind,) = kinds
+        cell_type = "hexahedron" if cell_kind == "hexahedron" else "tetrahedron"
+        facet_kinds = ("quad",) if cell_type == "hexahedron" else ("triangle", "triangle6")
         if tag_key is None:
             tag_key = next((k for k in ("tags", "gmsh:physical") if k in mesh.cell_data), None)
         elif tag_key not in mesh.cell_data:
@@ -517,13 +677,16 @@ class MeshData:
                 if tag_key is not None
                 else np.ones(len(block.data))
             )
-            if block.type == _MESHIO_CELL[cell_type]:
+            if block.type == cell_kind:
                 cells.append(block.data)
                 cell_values.append(values)
-            elif block.type == facet_kind and tag_key is not None:
-                facets.append(block.data)
+            elif block.type in facet_kinds and tag_key is not None:
+                facets.append(np.asarray(block.data)[:, : CELL_TYPES[cell_type][1]])
                 facet_values.append(values)
         cells_arr = np.concatenate(cells)
+        edge_nodes = None
+        if cell_kind == "tetra10":
+            cells_arr, edge_nodes = cells_arr[:, :4], cells_arr[:, 4:][:, _EDGES_FROM_VTK]
         facets_arr = np.concatenate(facets) if facets else np.zeros((0, CELL_TYPES[cell_type][1]))
         if cell_type == "hexahedron":
             cells_arr, facets_arr = cells_arr[:, _HEX_VTK], facets_arr[:, _QUAD_VTK]
@@ -543,13 +706,15 @@ class MeshData:
             facet_names=facet_names,
             cell_values=np.concatenate(cell_values),
             cell_names=cell_names,
+            edge_nodes=None if edge_nodes is None else edge_nodes.astype(np.int64),
         )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write to one HDF5 file, atomically (temporary file, then rename).
 
         Layout: datasets ``points``, ``cells``, ``facets``, ``facet_values``,
-        ``cell_values`` and, if present, ``fibres`` (m, 3, 3); groups
+        ``cell_values`` and, if present, ``fibres`` (m, 3, 3) and
+        ``edge_nodes`` (m, 6); groups
         ``facet_names`` and ``cell_names`` whose attributes map name -> tag;
         root attributes ``format``, ``version`` and ``cell_type``.
 
@@ -594,7 +759,7 @@ class MeshData:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MeshData:
-        """Read a file written by :meth:`save` (with or without fibres).
+        """Read a file written by :meth:`save` (with or without fibres and edge nodes).
 
         Raises:
             MeshError: naming the path and the missing or bad item if the file
