@@ -4,7 +4,10 @@ Measures :func:`organfem.materials.evaluate` (float64, NumPy in and out, as
 the finite-element layer calls it at its quadrature points) for each law, on
 the CPU and, where JAX sees one, on a GPU, as the median over repeats after
 a warm-up call that compiles.  The row ``HolzapfelOgden (naive autodiff)`` is
-the textbook ``vmap(jacfwd(grad(psi)))`` of the same energy, for comparison.
+the textbook ``vmap(jacfwd(grad(psi)))`` of the same energy, for comparison;
+the row ``HolzapfelOgden+ActiveStress (per-point Ta)`` gives the active
+tension one value per point (:func:`organfem.materials.with_parameters`), as a
+time-dependent activation does.
 Needs JAX and organfem, not DOLFINx::
 
     PYTHONPATH=. python benchmarks/materials.py --points 200000 --json out.json
@@ -33,11 +36,13 @@ from organfem.materials import (
     NeoHookean,
     VolumetricPenalty,
     evaluate,
+    with_parameters,
 )
 
 __all__ = ["benchmark_laws", "naive_evaluate", "main"]
 
 NAIVE = "HolzapfelOgden (naive autodiff)"
+PER_POINT = "HolzapfelOgden+ActiveStress (per-point Ta)"
 
 
 def benchmark_laws() -> dict[str, Law]:
@@ -128,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
     rows = {name: (law, fast) for name, law in laws.items()}
     rows[NAIVE] = (laws["HolzapfelOgden"], naive_evaluate)
+    active = laws["HolzapfelOgden"] + ActiveStress(Ta=0.0)
+    rows[PER_POINT] = (with_parameters(active, Ta=np.linspace(0.0, 60.0, args.points)), fast)
     results: dict[str, dict[str, float]] = {}
     for name, (law, fn) in rows.items():
         results[name] = {
@@ -144,9 +151,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         f"{args.points} points, median of {args.repeats}, {args.workers} CPU worker(s) "
         "(float64, stress + tangent)"
     )
-    print(f"{'law':<36}" + "".join(f"{c:>22}" for c in columns))
+    print(f"{'law':<44}" + "".join(f"{c:>22}" for c in columns))
     for name, row in results.items():
-        print(f"{name:<36}" + "".join(f"{row[c]:>22.3e}" for c in columns))
+        print(f"{name:<44}" + "".join(f"{row[c]:>22.3e}" for c in columns))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

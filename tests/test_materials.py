@@ -1,10 +1,12 @@
-"""Materials: hand-derived stresses, autodiff consistency, frames and parameters.
+"""Materials: hand-derived stresses, autodiff consistency, frames, parameters, state.
 
 Every expected value is a closed form derived in a comment (reference state,
 uniaxial and equibiaxial stretch, simple shear), a property every admissible
 law has (objectivity, symmetric tangent of a hyperelastic law, rotating the
 fibre frame with the strain), or a central finite difference of the law's own
-energy or stress.  Conventions: Voigt order (11, 22, 33, 23, 13, 12), strains
+energy or stress.  Per-point parameters are checked against the same law
+evaluated point by point with scalar parameters, internal variables against the
+closed-form solutions of their ODEs.  Conventions: Voigt order (11, 22, 33, 23, 13, 12), strains
 with engineering shears, ``R`` rows ``(f0, s0, n0)``, stresses in kPa.
 """
 
@@ -25,17 +27,21 @@ from scipy.spatial.transform import Rotation
 from organfem.errors import ParameterError
 from organfem.materials import (
     ActiveStress,
+    ActiveTensionODE,
     Guccione,
     HolzapfelOgden,
+    InternalVariables,
     NeoHookean,
     Sum,
     VolumetricPenalty,
+    advance,
     cauchy,
     evaluate,
     first_piola,
     first_piola_tangent,
     second_piola,
     voigt_stress_and_tangent,
+    with_parameters,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,12 +174,13 @@ def test_objectivity(name):
 @pytest.mark.parametrize("name", ["guccione", "holzapfel-ogden"])
 def test_rotating_fibres_and_strain_rotates_stress(name):
     law = LAWS[name]
-    S = law.second_piola(jnp.asarray(E0), jnp.asarray(R0))
+    second_piola_of_E = jax.jit(lambda law, E, R: law.second_piola(E, R))  # compiled once
+    S = second_piola_of_E(law, E0, R0)
     # Rotating the basis rows (f0 -> Q f0, ...) is R -> R Q^T.
-    S_rot = law.second_piola(jnp.asarray(Q @ E0 @ Q.T), jnp.asarray(R0 @ Q.T))
+    S_rot = second_piola_of_E(law, Q @ E0 @ Q.T, R0 @ Q.T)
     close(S_rot, Q @ S @ Q.T)
     # The fibres matter: rotating them alone changes the stress.
-    assert not np.allclose(law.second_piola(jnp.asarray(E0), jnp.asarray(R0 @ Q.T)), S)
+    assert not np.allclose(second_piola_of_E(law, E0, R0 @ Q.T), S)
 
 
 # --- symmetry ----------------------------------------------------------------
@@ -459,6 +466,198 @@ def test_from_young_gives_lame_constants():
     # gives mu = 5, lmbda = 3.9 / 0.52 = 7.5.
     law = NeoHookean.from_young(13.0, 0.3)
     assert law.mu == pytest.approx(5.0) and law.lmbda == pytest.approx(7.5)
+
+
+# --- per-point parameters ----------------------------------------------------
+
+# A law with one scalar-only term and two per-point fields in different terms.
+PER_POINT_LAW = HO + VolumetricPenalty(kappa=KAPPA) + ActiveStress(Ta=0.0)
+
+
+def _per_point_state(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    e = 0.05 * rng.standard_normal((n, 6))
+    R = Rotation.random(n, random_state=seed + 1).as_matrix()
+    a = HO.a * (1 + rng.uniform(0, 4, n))  # regional stiffness [kPa]
+    Ta = TA * rng.uniform(0, 1, n)  # regional activation [kPa]
+    Ta[0] = 0.0  # a scar point
+    return e, R, a, Ta
+
+
+@pytest.mark.parametrize(("n", "chunk_size"), [(7, 3), (5, None)])
+def test_per_point_parameters_match_pointwise_laws(n, chunk_size):
+    # 7 points in chunks of 3: the last chunk holds one point and two padded
+    # ones; the default chunk (8192 on CPU) pads 5 points to a whole chunk.
+    e, R, a, Ta = _per_point_state(n, seed=11)
+    law = with_parameters(PER_POINT_LAW, a=a, Ta=Ta)
+    S, D = evaluate(law, e, R, chunk_size=chunk_size)
+    for i in range(n):  # the source: the law with scalar parameters, point by point
+        scalar = with_parameters(PER_POINT_LAW, a=a[i], Ta=Ta[i])
+        Si, Di = evaluate(scalar, e[i : i + 1], R[i : i + 1])
+        close(S[i], Si[0])
+        close(D[i], Di[0])
+    # Two worker threads share the chunks: same compiled call, same numbers.
+    S2, D2 = evaluate(law, e, R, chunk_size=chunk_size, workers=2)
+    np.testing.assert_array_equal(S2, S)
+    np.testing.assert_array_equal(D2, D)
+
+
+def test_per_point_parameters_must_have_one_value_per_point():
+    e, R, a, _ = _per_point_state(4, seed=3)
+    law = with_parameters(PER_POINT_LAW, a=a)
+    with pytest.raises(ParameterError, match=r"terms\[0\]\.a has shape \(4,\); .* shape \(3,\)"):
+        evaluate(law, e[:3], R[:3])
+
+
+def test_with_parameters_replaces_in_every_term():
+    law = HO + ActiveStress(Ta=0.0)
+    active = with_parameters(law, Ta=TA, a_f=2.0)
+    assert isinstance(active, Sum) and len(active.terms) == 2
+    assert active.terms[1] == ActiveStress(Ta=TA)
+    assert active.terms[0] == dataclasses.replace(HO, a_f=2.0)
+    assert law.terms[1].Ta == 0.0  # the original is unchanged
+    # Every term with the name gets it, nested sums included.
+    twice = with_parameters(Sum((ActiveStress(Ta=1.0), Sum((HO, ActiveStress(Ta=2.0))))), Ta=TA)
+    assert twice.terms[0].Ta == TA and twice.terms[1].terms[1].Ta == TA
+    # A single law, and lists as per-point values.
+    assert with_parameters(HO, a=[1.0, 2.0]).a.tolist() == [1.0, 2.0]
+
+
+def test_with_parameters_errors():
+    law = HO + ActiveStress(Ta=0.0)
+    with pytest.raises(
+        ParameterError, match=r"'Tb' is not a parameter of HolzapfelOgden\+ActiveStress"
+    ):
+        with_parameters(law, Tb=1.0)
+    with pytest.raises(ParameterError, match=r"'mu', 'kind' are not parameters of HolzapfelOgden"):
+        with_parameters(HO, mu=1.0, kind="log")
+    # Options are not parameters, nor is the list of terms of a sum.
+    with pytest.raises(ParameterError, match=r"'configuration' is not a parameter"):
+        with_parameters(law, configuration="current")
+    with pytest.raises(ParameterError, match=r"'terms' is not a parameter"):
+        with_parameters(law, terms=())
+    # New values are validated like those given at construction.
+    with pytest.raises(ParameterError, match=r"ActiveStress: parameter Ta=-1.0 must be >= 0"):
+        with_parameters(law, Ta=-1.0)
+
+
+def test_invalid_per_point_parameter_is_rejected():
+    # Two of four points are not > 0; the smallest offending value is -2.
+    with pytest.raises(
+        ParameterError,
+        match=r"HolzapfelOgden: parameter a must be > 0 at every point; "
+        r"2 of 4 points are not \(minimum -2.0\)",
+    ):
+        with_parameters(HO, a=np.array([1.0, -2.0, 0.0, 3.0]))
+    with pytest.raises(ParameterError, match=r"parameter Ta must be >= 0 .* 1 of 3 points"):
+        ActiveStress(Ta=np.array([0.0, -1.0, 1.0]))
+    ActiveStress(Ta=np.zeros(3))  # zero tension is admissible everywhere
+
+
+def test_with_parameters_is_differentiable():
+    # S = ... + Ta f0 (x) f0 and S_ff = S : f0 (x) f0 (|f0| = 1), so dS_ff/dTa = 1
+    # at every point, through with_parameters and a per-point Ta.
+    e, R = jnp.asarray(voigt(E0)), jnp.asarray(R0)
+    ff = voigt(np.outer(R0[0], R0[0]))
+
+    def fibre_stress(Ta):  # sum over three points of S_ff
+        law = with_parameters(PER_POINT_LAW, Ta=Ta)
+        stress = jax.vmap(lambda law: law.stress(e, R), in_axes=(law_axes(law),))
+        return jnp.sum(stress(law) @ ff)
+
+    def law_axes(law):  # map the Ta leaf only
+        return jax.tree.map(lambda leaf: 0 if jnp.ndim(leaf) else None, law)
+
+    close(jax.grad(fibre_stress)(TA * np.ones(3)), np.ones(3))
+
+
+# --- internal variables ------------------------------------------------------
+
+# Activation: tau dTa/dt = Tmax s(t) - Ta, s = 1 on [t_act, t_act + duration).
+TMAX = 60.0  # [kPa]
+TAU = 0.05  # [s]
+DT = 2.0**-9  # [s], a power of two: the times k DT are exact in binary
+T_ACT = 64 * DT  # [s] = 0.125, on a step boundary
+
+
+def _integrate(model, n: int, steps) -> tuple[np.ndarray, np.ndarray]:
+    """Times (end of each step) and Ta (len(steps) + 1, n), from Ta = 0 at t = 0."""
+    q = {key: np.asarray(value) for key, value in model.init(n).items()}
+    t, times, history = 0.0, [0.0], [q["Ta"]]
+    for dt in steps:
+        t += dt
+        q = advance(model, q, {"t": t, "stretch": np.ones(n)}, dt)
+        times.append(t)
+        history.append(q["Ta"])
+    return np.array(times), np.array(history)
+
+
+def _rise(t, t_act, Tmax=TMAX, tau=TAU):
+    """Ta(t) from Ta(t_act) = 0 with the target on.
+
+    tau dTa/dt = Tmax - Ta for t >= t_act: Ta - Tmax = (Ta(t_act) - Tmax)
+    exp(-(t - t_act)/tau), so Ta = Tmax (1 - exp(-(t - t_act)/tau)); before
+    t_act the target is 0 and Ta stays 0.  1 - exp(-x) = -expm1(-x).
+    """
+    return np.where(t >= t_act, -Tmax * np.expm1(-np.maximum(t - t_act, 0.0) / tau), 0.0)
+
+
+def test_active_tension_ode_matches_closed_form():
+    model = ActiveTensionODE(Tmax=TMAX, tau=TAU, t_act=T_ACT)
+    assert model.sets == ("Ta",) and isinstance(model, InternalVariables)
+    times, Ta = _integrate(model, 2, [DT] * 512)  # to t = 1 s = 20 tau
+    np.testing.assert_allclose(Ta, _rise(times, T_ACT)[:, None] * np.ones(2), rtol=1e-12, atol=0)
+    # Exact for any steps with t_act on a boundary: DT, 2 DT, DT, 2 DT, ...
+    # (t_act = 64 DT = 21 (1 + 2) DT + 1 DT ends the 43rd step).
+    steps = [DT * (1 + k % 2) for k in range(350)]
+    assert T_ACT in np.cumsum(steps)
+    times, Ta = _integrate(model, 1, steps)
+    np.testing.assert_allclose(Ta[:, 0], _rise(times, T_ACT), rtol=1e-12, atol=0)
+
+
+def test_active_tension_ode_per_point_parameters():
+    # Three regions: early, late (both on step boundaries) and a scar (Tmax = 0).
+    t_act = np.array([0.0, T_ACT, 3 * T_ACT])
+    Tmax = np.array([TMAX, 2 * TMAX, 0.0])
+    model = ActiveTensionODE(Tmax=Tmax, tau=TAU, t_act=t_act)
+    times, Ta = _integrate(model, 3, [DT] * 512)
+    for i in range(3):
+        np.testing.assert_allclose(
+            Ta[:, i], _rise(times, t_act[i], Tmax=Tmax[i]), rtol=1e-12, atol=0
+        )
+    # The state sets the law's active tension, one value per point.
+    law = with_parameters(HO + ActiveStress(Ta=0.0), **model.parameters({"Ta": Ta[-1]}))
+    np.testing.assert_array_equal(law.terms[1].Ta, Ta[-1])
+    with pytest.raises(ParameterError, match=r"ActiveTensionODE: parameter Tmax has shape \(3,\)"):
+        model.init(4)
+
+
+def test_active_tension_ode_relaxes_after_duration():
+    duration = 128 * DT  # [s] = 0.25, so t_end = t_act + duration is a step boundary
+    t_end = T_ACT + duration
+    model = ActiveTensionODE(Tmax=TMAX, tau=TAU, t_act=T_ACT, duration=duration)
+    times, Ta = _integrate(model, 1, [DT] * 512)
+    # Up to t_end the rise above; after it tau dTa/dt = -Ta, so
+    # Ta(t) = Ta(t_end) exp(-(t - t_end)/tau) with Ta(t_end) = _rise(t_end).
+    expected = np.where(
+        times <= t_end,
+        _rise(times, T_ACT),
+        _rise(t_end, T_ACT) * np.exp(-(times - t_end) / TAU),
+    )
+    np.testing.assert_allclose(Ta[:, 0], expected, rtol=1e-12, atol=0)
+
+
+def test_internal_variable_errors():
+    with pytest.raises(ParameterError, match=r"ActiveTensionODE: parameter tau=0.0 must be > 0"):
+        ActiveTensionODE(Tmax=TMAX, tau=0.0)
+    with pytest.raises(ParameterError, match=r"parameter Tmax must be >= 0 .* 1 of 2 points"):
+        ActiveTensionODE(Tmax=np.array([1.0, -1.0]), tau=TAU)
+    model = ActiveTensionODE(Tmax=TMAX, tau=TAU)
+    q = model.init(2)
+    with pytest.raises(ParameterError, match=r"step dt=0.0 s must be > 0"):
+        advance(model, q, {"t": 0.0}, 0.0)
+    with pytest.raises(ValueError, match=r"inputs must hold 't'"):
+        advance(model, q, {"stretch": np.ones(2)}, DT)
 
 
 # --- packaging ---------------------------------------------------------------

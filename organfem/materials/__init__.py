@@ -7,6 +7,14 @@ quadrature points::
 
     law = HolzapfelOgden.holzapfel_ogden_2009() + ActiveStress(Ta=60.0)
     S, D = evaluate(law, e, R)  # (n, 6), (n, 6, 6) from (n, 6), (n, 3, 3)
+
+Parameters may vary from point to point (:func:`with_parameters` with arrays
+of shape (n,)), and internal variables at the points (:mod:`.state`) advance
+in time by a pure rule and set such parameters::
+
+    model = ActiveTensionODE(Tmax=60.0, tau=0.05, t_act=t_act)  # t_act (n,) [s]
+    q = advance(model, model.init(n), {"t": dt, "stretch": stretch}, dt)
+    S, D = evaluate(with_parameters(law, **model.parameters(q)), e, R)
 """
 
 from .kernel import (
@@ -25,7 +33,9 @@ from .laws import (
     NeoHookean,
     Sum,
     VolumetricPenalty,
+    with_parameters,
 )
+from .state import ActiveTensionODE, InternalVariables, advance
 
 __all__ = [
     "Law",
@@ -41,4 +51,8 @@ __all__ = [
     "cauchy",
     "voigt_stress_and_tangent",
     "evaluate",
+    "with_parameters",
+    "InternalVariables",
+    "ActiveTensionODE",
+    "advance",
 ]

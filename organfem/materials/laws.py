@@ -16,13 +16,16 @@ from that one definition, the derivatives by autodiff.  Stress that is not
 derived from an energy (active stress in the current configuration) is
 defined by :meth:`Law.extra_stress`; its tangent also comes from autodiff.
 
+A numeric parameter is a scalar or an array of shape (n,), one value per
+quadrature point (:func:`with_parameters`); :func:`organfem.materials.evaluate`
+maps per-point parameters over its points.
+
 Units: stresses and stiffness-like parameters in kPa, exponents dimensionless.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from typing import ClassVar
 
 import jax
@@ -32,6 +35,7 @@ import numpy as np
 from ..errors import ParameterError
 from . import _autodiff
 from ._invariants import INVARIANTS
+from ._pytree import check_ranges, parameter_names, pytree_dataclass
 from ._tensor import strain_to_voigt, stress_from_voigt, stress_to_voigt
 
 __all__ = [
@@ -42,47 +46,11 @@ __all__ = [
     "HolzapfelOgden",
     "ActiveStress",
     "VolumetricPenalty",
+    "with_parameters",
 ]
 
 
-def _law(cls):
-    """Decorator: a frozen dataclass registered as a JAX pytree.
-
-    Fields are leaves, except options declared with ``jax.tree.static``, which
-    are static metadata.  Unflattening bypasses ``__init__``: JAX rebuilds laws
-    from tracers, placeholders and cotangents (a zero gradient is not an
-    invalid parameter), so validation runs only when a law is constructed.
-    """
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    fields = dataclasses.fields(cls)
-    data = tuple(f.name for f in fields if not f.metadata.get("static", False))
-    meta = tuple(f.name for f in fields if f.metadata.get("static", False))
-
-    def flatten_with_keys(law):
-        children = [(jax.tree_util.GetAttrKey(name), getattr(law, name)) for name in data]
-        return children, tuple(getattr(law, name) for name in meta)
-
-    def unflatten(options, children):
-        law = object.__new__(cls)
-        for name, value in zip(meta + data, (*options, *children), strict=True):
-            object.__setattr__(law, name, value)
-        return law
-
-    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten)
-    return cls
-
-
-def _concrete(value) -> bool:
-    """Whether ``value`` is a known scalar (not a tracer or an abstract placeholder)."""
-    if isinstance(value, numbers.Real):
-        return True
-    if isinstance(value, np.ndarray | np.generic):
-        return value.shape == ()
-    return (
-        isinstance(value, jax.Array)
-        and not isinstance(value, jax.core.Tracer)
-        and value.shape == ()
-    )
+_law = pytree_dataclass  # the decorator of every law (shared with .state)
 
 
 class Law:
@@ -102,17 +70,7 @@ class Law:
     _non_negative: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
-        for names, ok, expected in (
-            (self._positive, lambda v: v > 0, "> 0"),
-            (self._non_negative, lambda v: v >= 0, ">= 0"),
-        ):
-            for name in names:
-                value = getattr(self, name)
-                if _concrete(value) and not ok(float(value)):
-                    raise ParameterError(
-                        f"{type(self).__name__}: parameter {name}={float(value)!r} "
-                        f"must be {expected}"
-                    )
+        check_ranges(self, positive=self._positive, non_negative=self._non_negative)
 
     @property
     def name(self) -> str:
@@ -438,3 +396,59 @@ class VolumetricPenalty(Law):
 
     def strain_energy(self, I3: jax.Array) -> jax.Array:
         return self.kappa * _PENALTIES[self.kind](jnp.sqrt(I3))
+
+
+def with_parameters(law: Law, **fields) -> Law:
+    """The law with the named parameters replaced; ``law`` itself is unchanged.
+
+    A value may be a scalar or an array of shape (n,), one value per
+    quadrature point (scar, regional stiffness, regional activation), which
+    :func:`organfem.materials.evaluate` maps over its points.  In a
+    :class:`Sum` every term that has a parameter of that name gets the value,
+    so ``Ta`` is replaced in ``HolzapfelOgden(...) + ActiveStress(Ta=0.0)``.
+    The new values are validated like those given at construction; tracers
+    pass through, so the result can be differentiated with respect to them.
+
+    Args:
+        law: the law to start from.
+        **fields: parameter name to new value, in the law's units (kPa for
+            stiffnesses and tensions, dimensionless exponents).
+
+    Returns:
+        A new law of the same structure.
+
+    Raises:
+        ParameterError: a name is not a parameter of any term of ``law``
+            (options such as ``configuration`` are not parameters), or a new
+            value is out of range.
+    """
+    values = {
+        name: np.asarray(value, dtype=np.float64) if isinstance(value, list | tuple) else value
+        for name, value in fields.items()
+    }
+    used: set[str] = set()
+
+    def replace(term: Law) -> Law:
+        if isinstance(term, Sum):
+            return Sum(tuple(replace(t) for t in term.terms))
+        mine = {name: v for name, v in values.items() if name in parameter_names(term)}
+        used.update(mine)
+        return dataclasses.replace(term, **mine) if mine else term
+
+    result = replace(law)
+    unknown = [name for name in fields if name not in used]
+    if unknown:
+        have = sorted({p for t in _terms(law) for p in parameter_names(t)})
+        verb = "is not a parameter" if len(unknown) == 1 else "are not parameters"
+        raise ParameterError(
+            f"with_parameters: {', '.join(map(repr, unknown))} {verb} of {law.name} "
+            f"(its parameters: {', '.join(have)})"
+        )
+    return result
+
+
+def _terms(law: Law) -> tuple[Law, ...]:
+    """The terms of a sum, nested sums flattened; ``(law,)`` for a single law."""
+    if isinstance(law, Sum):
+        return tuple(t for term in law.terms for t in _terms(term))
+    return (law,)
