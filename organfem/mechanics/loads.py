@@ -1,8 +1,10 @@
-"""Boundary conditions and loads as small immutable value objects.
+"""Boundary conditions and loads: small immutable terms of a model.
 
-Pressures and body forces scale with the load level of the solve (0 at the
-reference state, 1 at the full load); springs and Dirichlet conditions do
-not.  Units: kPa, kPa/mm, mm.
+Each load carries its own magnitude as a function of time (a number, a
+:class:`~organfem.mechanics.Table`, a :class:`~organfem.mechanics.Ramp` or
+a callable of ``t`` [s]); in a quasi-static :func:`~organfem.mechanics.ramp`
+plain numbers are ramped linearly over the pseudo-time.  Units: kPa, kPa/mm,
+kPa s/mm, mm.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import numpy as np
+
+from .._dolfinx import ufl
 from ..errors import ParameterError
+from .kinematics import deformation_gradient
+from .terms import Contribution, FormContext, normal
+from .time import Magnitude, as_time_function, check_vector
 
 __all__ = ["Fixed", "Pressure", "Spring", "BodyForce", "Load", "Constraint"]
 
@@ -37,49 +45,118 @@ class Fixed:
                 )
             object.__setattr__(self, "components", comps)
 
+    def contribute(self, ctx: FormContext) -> Contribution:
+        facets = ctx.domain.facets(self.tag)  # MissingTagError now, not at the first solve
+
+        def bcs(problem) -> list:
+            return problem.zero_displacement_bcs(facets, self.components)
+
+        return Contribution(bcs=bcs)
+
+
+class _Magnitude:
+    """A Constant that follows a magnitude's function of time."""
+
+    def __init__(self, ctx: FormContext, value, what: str):
+        self.value = value
+        self.what = what
+        self.constant = ctx.constant(0.0)
+        as_time_function(value, what)  # validate now
+
+    def at_time(self, t: float, ramped: bool) -> None:
+        self.constant.value = as_time_function(self.value, self.what, ramped=ramped)(t)
+
 
 @dataclasses.dataclass(frozen=True)
 class Pressure:
     """Follower pressure [kPa] on the facets tagged ``tag``.
 
     Positive pressure pushes against the outward normal of the solid (a cavity
-    pressure on the endocardium inflates the chamber).
+    pressure on the endocardium inflates the chamber): the traction is
+    ``-p J F^-T N`` per reference area.
+
+    Args:
+        tag: facet tag name.
+        value: magnitude [kPa] as a number or a function of time.
     """
 
     tag: str
-    value: float
+    value: Magnitude
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        magnitude = _Magnitude(ctx, self.value, f"Pressure({self.tag!r})")
+        F = deformation_gradient(ctx.u)
+        N = normal(ctx)
+        residual = magnitude.constant * ufl.det(F) * ufl.inner(ufl.inv(F).T * N, ctx.v) * ctx.domain.ds(self.tag)
+
+        def report() -> dict[str, float]:
+            return {f"{self.tag}_pressure_kPa": float(magnitude.constant.value)}
+
+        return Contribution(residual=residual, at_time=magnitude.at_time, report=report)
 
 
 @dataclasses.dataclass(frozen=True)
 class Spring:
-    """Robin spring ``t = -k u`` [kPa/mm] on the facets tagged ``tag``.
+    """Robin spring and dashpot on the facets tagged ``tag``.
+
+    Traction per reference area ``t = -k u - c du/dt`` (full), or with
+    ``normal_only`` ``t = -(k u.N + c du/dt.N) N`` (e.g. the pericardium on
+    the epicardium, Pfaller et al. 2019).
 
     Args:
-        normal_only: if True, only the normal displacement is resisted,
-            ``t = -k (u . N) N`` (e.g. the pericardium on the epicardium).
+        tag: facet tag name.
+        stiffness: ``k`` [kPa/mm], >= 0.
+        damping: ``c`` [kPa s/mm], >= 0 (a dashpot; needs a time integrator
+            to have an effect).
+        normal_only: resist only the normal component.
     """
 
     tag: str
     stiffness: float
     normal_only: bool = False
+    damping: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.stiffness > 0:
+        if not self.stiffness >= 0 or not self.damping >= 0 or self.stiffness + self.damping <= 0:
             raise ParameterError(
-                f"Spring({self.tag!r}): stiffness={self.stiffness!r} must be > 0 [kPa/mm]"
+                f"Spring({self.tag!r}): stiffness={self.stiffness!r} kPa/mm and "
+                f"damping={self.damping!r} kPa s/mm must be >= 0, not both 0"
             )
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        ds = ctx.domain.ds(self.tag)
+        k = ctx.constant(float(self.stiffness))
+        c = ctx.constant(float(self.damping))
+        traction = k * ctx.u + c * ctx.velocity
+        if self.normal_only:
+            N = normal(ctx)
+            residual = ufl.dot(traction, N) * ufl.dot(ctx.v, N) * ds
+        else:
+            residual = ufl.inner(traction, ctx.v) * ds
+        return Contribution(residual=residual)
 
 
 @dataclasses.dataclass(frozen=True)
 class BodyForce:
-    """Body force per unit reference volume [kPa/mm = mN/mm^3]."""
+    """Body force per unit reference volume [kPa/mm = mN/mm^3].
+
+    Args:
+        value: the direction and size, 3 numbers.
+        scale: dimensionless magnitude as a number or a function of time;
+            the force is ``scale(t) * value``.
+    """
 
     value: Sequence[float]
+    scale: Magnitude = 1.0
 
     def __post_init__(self) -> None:
-        if len(self.value) != 3:
-            raise ParameterError(f"BodyForce: value={self.value!r} must have 3 components")
-        object.__setattr__(self, "value", tuple(float(v) for v in self.value))
+        object.__setattr__(self, "value", check_vector(self.value, "BodyForce: value"))
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        magnitude = _Magnitude(ctx, self.scale, "BodyForce")
+        b = ctx.constant(np.asarray(self.value, dtype=np.float64))
+        residual = -magnitude.constant * ufl.inner(b, ctx.v) * ctx.quadrature.dx
+        return Contribution(residual=residual, at_time=magnitude.at_time)
 
 
 Constraint = Fixed

@@ -15,18 +15,22 @@ is measured against (``benchmarks/jax_vs_ufl.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from .. import materials
-from .._dolfinx import basix, dolfinx, ufl
+from .._dolfinx import MPI, basix, dolfinx, ufl
 from ..errors import ParameterError
 from .domain import CellFibres
 from .kinematics import deformation_gradient, green_lagrange, voigt_strain, voigt_to_tensor
+from .terms import Contribution, FormContext
+from .time import Magnitude, as_time_function
 
-__all__ = ["QuadratureSpace", "QuadratureMaterial", "UFLMaterial", "FibreField"]
+__all__ = ["QuadratureSpace", "QuadratureMaterial", "UFLMaterial", "FibreField", "Material", "Regions"]
 
 #: A fibre field: either a callable from physical points (n, 3) [mm] to local
 #: bases (n, 3, 3), rows (f0, s0, n0), or per-cell bases (:class:`CellFibres`,
@@ -142,9 +146,21 @@ class QuadratureMaterial:
         qs: the quadrature points.
         fibres: local basis as a function of position, or per cell
             (:class:`CellFibres`); identity if None.
+        fields: law parameters per point, arrays of shape (points,) in the
+            order of ``qs`` (owned cells, point-major).
+        internal: a model of internal variables (see
+            :mod:`organfem.materials.state`) whose state lives at the points.
     """
 
-    def __init__(self, law: materials.Law, qs: QuadratureSpace, fibres: FibreField | None):
+    def __init__(
+        self,
+        law: materials.Law,
+        qs: QuadratureSpace,
+        fibres: FibreField | None,
+        *,
+        fields: Mapping[str, np.ndarray] = types.MappingProxyType({}),
+        internal=None,
+    ):
         self.law = law
         self.qs = qs
         self.R = _fibre_basis(qs, fibres)
@@ -158,6 +174,16 @@ class QuadratureMaterial:
         # Threads for the JAX kernel: the cores this rank may use.
         self._workers = max(1, (os.cpu_count() or 1) // qs.mesh.comm.size)
         self._strain = None
+        self._fields = dict(fields)
+        self._scalars: dict[str, float] = {}
+        self.internal = internal
+        self._q = internal.init(n) if internal is not None else {}
+        self._q = {k: np.asarray(v, dtype=np.float64) for k, v in self._q.items()}
+        self._q_trial = dict(self._q)
+
+    @property
+    def num_points(self) -> int:
+        return self._basis.shape[0]
 
     def residual(self, u, v):
         F = deformation_gradient(u)
@@ -173,18 +199,96 @@ class QuadratureMaterial:
         geometric = ufl.inner(voigt_to_tensor(self.S), ufl.sym(ufl.grad(du).T * ufl.grad(v)))
         return (ufl.inner(self.D * de, dev) + geometric) * self.qs.dx
 
-    def update(self, law: materials.Law) -> float:
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """Law parameters that are functions of time, at the current time."""
+        self._scalars = dict(values)
+
+    def current_law(self) -> materials.Law:
+        """The law with the time, per-point and internal-variable parameters of now."""
+        values = {**self._scalars, **self._fields}
+        if self.internal is not None:
+            values.update(self.internal.parameters(self._q_trial))
+        return materials.with_parameters(self.law, **values) if values else self.law
+
+    def _strain_now(self) -> tuple[np.ndarray, np.ndarray]:
+        values = self.qs.evaluate(self._strain)
+        return values[:, :6], values[:, 6]
+
+    def update(self) -> float:
         """Evaluate stress and tangent at the current displacement.
 
         Returns the smallest det F over this rank's quadrature points; stress
         and tangent are only meaningful where it is positive.
         """
-        values = self.qs.evaluate(self._strain)
-        e, J = values[:, :6], values[:, 6]
-        S, D = materials.evaluate(law, e, self._basis, workers=self._workers, out=self._out)
+        e, J = self._strain_now()
+        S, D = materials.evaluate(
+            self.current_law(), e, self._basis, workers=self._workers, out=self._out
+        )
         self.qs.assign(self.S, S)
         self.qs.assign(self.D, D)
         return float(J.min()) if J.size else np.inf
+
+    # -- internal variables: advanced once per step, committed with it ------
+
+    def begin_step(self, t: float, dt: float) -> None:
+        """Advance the internal variables from the committed state to ``t``
+        (inputs from the current, last converged displacement)."""
+        if self.internal is None:
+            return
+        e, _ = self._strain_now()
+        f = self._basis[:, 0, :]
+        E = np.stack(
+            [
+                np.stack([e[:, 0], e[:, 5] / 2, e[:, 4] / 2], -1),
+                np.stack([e[:, 5] / 2, e[:, 1], e[:, 3] / 2], -1),
+                np.stack([e[:, 4] / 2, e[:, 3] / 2, e[:, 2]], -1),
+            ],
+            1,
+        )
+        stretch = np.sqrt(1.0 + 2.0 * np.einsum("ni,nij,nj->n", f, E, f))
+        self._q_trial = materials.advance(self.internal, self._q, {"t": t, "stretch": stretch}, dt)
+
+    def commit(self) -> None:
+        self._q = {k: np.array(v) for k, v in self._q_trial.items()}
+
+    def rollback(self) -> None:
+        self._q_trial = dict(self._q)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.array(v) for k, v in self._q.items()}
+
+    def restore(self, arrays: Mapping[str, np.ndarray]) -> None:
+        for k in self._q:
+            if k not in arrays or np.shape(arrays[k]) != self._q[k].shape:
+                raise ParameterError(f"checkpoint: internal variable {k!r} is missing or of another shape")
+            self._q[k] = np.array(arrays[k], dtype=np.float64)
+        self.rollback()
+
+    def internal_values(self, name: str) -> np.ndarray:
+        """The committed internal variable ``name`` at this rank's points."""
+        return np.array(self._q[name])
+
+    def energy_density(self) -> np.ndarray:
+        """Strain energy density [kPa] at this rank's points (hyperelastic laws)."""
+        import jax
+
+        e, _ = self._strain_now()
+        law = self.current_law()
+        per_point = [np.ndim(x) > 0 for x in jax.tree.leaves(law)]
+        treedef = jax.tree.structure(law)
+        axes = jax.tree.unflatten(treedef, [0 if p else None for p in per_point])
+
+        def psi(law, e, R):
+            import jax.numpy as jnp
+
+            E = jnp.array(
+                [[e[0], e[5] / 2, e[4] / 2], [e[5] / 2, e[1], e[3] / 2], [e[4] / 2, e[3] / 2, e[2]]]
+            )
+            return law.energy(E, R)
+
+        with jax.enable_x64(True):
+            values = jax.vmap(psi, in_axes=(axes, 0, 0))(law, e, self._basis)
+        return np.asarray(values)
 
     def fibre_cauchy_stress(self, u) -> np.ndarray:
         """Cauchy stress along the deformed fibre per owned cell [kPa]."""
@@ -223,6 +327,141 @@ class UFLMaterial:
     def jacobian(self, u, du, v):
         return None  # derived by ufl.derivative of the residual
 
-    def update(self, law=None) -> float:
+    def update(self) -> float:
         J = self.qs.evaluate(self._det)
         return float(J.min()) if J.size else np.inf
+
+    # No internal variables: the state hooks do nothing.
+    def begin_step(self, t: float, dt: float) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def restore(self, arrays) -> None:
+        pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Regions:
+    """A law parameter that takes one value per cell tag (scar, regions).
+
+    Args:
+        values: cell tag name -> parameter value.
+        default: value on cells in none of the tags (None: every cell must
+            be in one).
+    """
+
+    values: Mapping[str, float]
+    default: float | None = None
+
+
+def _point_field(name: str, spec, qs: QuadratureSpace, domain) -> np.ndarray:
+    """Values of a per-point parameter at the points of ``qs``."""
+    n = qs.cells.size * qs.num_points
+    if isinstance(spec, Regions):
+        cells = np.full(qs.cells.size, np.nan)
+        tags = domain.cell_tags
+        for tag, value in spec.values.items():
+            marked = tags.indices[tags.values == domain.cell_names[tag]] if tag in domain.cell_names else None
+            if marked is None:
+                raise ParameterError(
+                    f"Material field {name!r}: no cell tag {tag!r}; the mesh has {sorted(domain.cell_names)}"
+                )
+            marked = marked[marked < qs.cells.size]
+            cells[marked] = float(value)
+        if spec.default is not None:
+            cells[np.isnan(cells)] = float(spec.default)
+        missing = int(domain.comm.allreduce(int(np.isnan(cells).sum()), op=MPI.SUM))
+        if missing:
+            raise ParameterError(
+                f"Material field {name!r}: {missing} cells are in none of the tags "
+                f"{sorted(spec.values)}; give Regions(default=...)"
+            )
+        return np.repeat(cells, qs.num_points)
+    if callable(spec):
+        values = np.asarray(spec(qs.coordinates()), dtype=np.float64)
+    else:
+        values = np.asarray(spec, dtype=np.float64)
+    if values.shape != (n,) or not np.all(np.isfinite(values)):
+        raise ParameterError(
+            f"Material field {name!r}: expected {n} finite values (one per quadrature point), "
+            f"got shape {values.shape}"
+        )
+    return values
+
+
+@dataclasses.dataclass(frozen=True)
+class Material:
+    """The constitutive term of a model.
+
+    Args:
+        law: a JAX law (:mod:`organfem.materials`), or an energy ``psi(E, R)``
+            written in UFL (the baseline of ``benchmarks/jax_vs_ufl.py``).
+        fibres: local basis (rows f0, s0, n0): a callable of position
+            ``x (n, 3) [mm] -> (n, 3, 3)`` or per-cell bases such as
+            ``domain.fibres``; identity if None.
+        parameters: law parameters as functions of time, e.g.
+            ``{"Ta": Table(...)}`` for an active tension [kPa]; plain
+            numbers are ramped by :func:`~organfem.mechanics.ramp`.
+        fields: law parameters that vary in space: a callable of position
+            ``x (n, 3) [mm] -> (n,)`` or :class:`Regions` (one value per
+            cell tag: scar, regional stiffness or activation).
+        internal: a model of internal variables advanced per point in JAX
+            (e.g. :class:`organfem.materials.ActiveTensionODE`); it sets the
+            law parameters it names.
+    """
+
+    law: object
+    fibres: object = None
+    parameters: Mapping[str, Magnitude] = dataclasses.field(default_factory=dict)
+    fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    internal: object = None
+
+    def __post_init__(self) -> None:
+        jax_law = isinstance(self.law, materials.Law)
+        if not jax_law and not callable(self.law):
+            raise ParameterError(
+                f"Material: law={self.law!r} must be an organfem.materials law or a UFL energy psi(E, R)"
+            )
+        if not jax_law and (self.parameters or self.fields or self.internal is not None):
+            raise ParameterError("Material: parameters, fields and internal need a JAX law")
+        for name, value in self.parameters.items():
+            as_time_function(value, f"Material parameter {name!r}")
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        qs = ctx.quadrature
+        if not isinstance(self.law, materials.Law):
+            material = UFLMaterial(self.law, qs, self.fibres)
+            residual = material.residual(ctx.u, ctx.v)
+            return Contribution(residual=residual, before_assembly=material.update,
+                                state=material)
+        fields = {name: _point_field(name, spec, qs, ctx.domain) for name, spec in self.fields.items()}
+        material = QuadratureMaterial(self.law, qs, self.fibres, fields=fields, internal=self.internal)
+        if self.parameters or fields:
+            # Fails now, with the law's own message, if a name is not a parameter.
+            materials.with_parameters(self.law, **{k: 1.0 for k in self.parameters}, **fields)
+        residual = material.residual(ctx.u, ctx.v)
+        du = ufl.TrialFunction(ctx.test.ufl_function_space())
+        du_u = ufl.split(du)[0] if ctx.pressure is not None else du
+        jacobian = material.jacobian(ctx.u, du_u, ctx.v)
+        given = dict(self.parameters)
+
+        def at_time(t: float, ramped: bool) -> None:
+            material.set_parameters(
+                {k: as_time_function(v, f"Material parameter {k!r}", ramped=ramped)(t) for k, v in given.items()}
+            )
+
+        return Contribution(
+            residual=residual,
+            jacobian=jacobian,
+            at_time=at_time,
+            before_assembly=material.update,
+            state=material,
+        )

@@ -1,9 +1,19 @@
-"""Load stepping with automatic step cutting."""
+"""Walking a problem through time: quasi-static ramps and time integration.
+
+Both drivers step the problem's one state (:mod:`.state`): a converged step
+commits, a failed one rolls back and the step is cut; easy steps let it
+grow back.  With a checkpoint folder the committed state is saved
+atomically after every step (:func:`organfem.io.save_checkpoint`), and a
+run started on a folder that holds a checkpoint resumes from it with the
+same answer as a run that was never interrupted.  Failures are reported in
+physical terms: the time, the cavity pressures (kPa and mmHg) and volumes
+(mL) at which Newton failed; near a pressure maximum the message says so
+and suggests volume control.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -11,59 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import units
 from ..errors import ConvergenceError, ParameterError
+from ..io import load_checkpoint, save_checkpoint
 from .problem import HyperelasticProblem, SolveResult
+from .state import State
 
-__all__ = ["ramp", "RampResult"]
-
-_PROGRESS = "progress.json"
-
-
-def _save_checkpoint(folder: Path, problem: HyperelasticProblem, level: float) -> None:
-    """Write every rank's state, then (rank 0) the level: a crash leaves the last
-    complete checkpoint in force.  Collective."""
-    comm = problem.domain.comm
-    if comm.rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-    comm.barrier()
-    state = folder / f"rank{comm.rank}.npy"
-    partial = state.with_suffix(".partial.npy")
-    np.save(partial, problem.state())
-    os.replace(partial, state)
-    comm.barrier()
-    if comm.rank == 0:
-        record = {"level": level, "ranks": comm.size, "dofs": problem.num_dofs}
-        partial = folder / (_PROGRESS + ".partial")
-        partial.write_text(json.dumps(record))
-        os.replace(partial, folder / _PROGRESS)
-    comm.barrier()
-
-
-def _load_checkpoint(folder: Path, problem: HyperelasticProblem) -> float | None:
-    """Restore the state of a checkpoint and return its level (None if absent). Collective."""
-    comm = problem.domain.comm
-    progress = folder / _PROGRESS
-    record = json.loads(progress.read_text()) if progress.exists() else None
-    if record is None:
-        return None
-    if record["ranks"] != comm.size or record["dofs"] != problem.num_dofs:
-        raise ParameterError(
-            f"checkpoint {folder} was written by {record['ranks']} rank(s) for "
-            f"{record['dofs']} unknowns; this run has {comm.size} rank(s) and "
-            f"{problem.num_dofs} unknowns"
-        )
-    state = np.load(folder / f"rank{comm.rank}.npy")
-    if state.shape != problem.state().shape:
-        raise ParameterError(f"checkpoint {folder}: rank {comm.rank} holds another partition")
-    problem.restore(state)
-    return float(record["level"])
+__all__ = ["ramp", "RampResult", "simulate", "SimulationResult"]
 
 log = logging.getLogger(__name__)
+
+_EASY_ITERATIONS = 6
 
 
 @dataclasses.dataclass(frozen=True)
 class RampResult:
-    """The converged load levels of a ramp, in order, with their Newton counts."""
+    """The converged steps of a path, in order, with their Newton counts."""
 
     steps: tuple[SolveResult, ...]
 
@@ -71,6 +44,96 @@ class RampResult:
     def newton_iterations(self) -> int:
         """Newton iterations of the converged steps."""
         return sum(s.iterations for s in self.steps)
+
+
+SimulationResult = RampResult
+
+
+def _fingerprint(problem: HyperelasticProblem) -> dict:
+    return {"ranks": problem.domain.comm.size, "dofs": problem.num_dofs}
+
+
+def _save(folder: Path | None, problem: HyperelasticProblem, extra: dict) -> None:
+    if folder is None:
+        return
+    state = problem.state
+    state.controller.update(extra)
+    record = {**state.record(), **_fingerprint(problem)}
+    save_checkpoint(folder, problem.domain.comm, state.arrays(), record)
+
+
+def _resume(folder: Path | None, problem: HyperelasticProblem) -> State | None:
+    if folder is None:
+        return None
+    loaded = load_checkpoint(folder, problem.domain.comm)
+    if loaded is None:
+        return None
+    arrays, record = loaded
+    if record.get("dofs") != problem.num_dofs:
+        raise ParameterError(
+            f"the checkpoint was written for {record.get('dofs')} unknowns; this problem has "
+            f"{problem.num_dofs} (another mesh, degree or formulation?)"
+        )
+    state = State.from_checkpoint(arrays, record)
+    problem.restore(state)
+    return state
+
+
+def _cavity_history(problem: HyperelasticProblem, history: list[dict[str, float]]) -> None:
+    history.append(problem.scalars())
+
+
+def _limit_point_hint(history: list[dict[str, float]]) -> str:
+    """A pressure maximum is near when a pressure-driven cavity's compliance
+    dV/dp has grown several-fold along the path (it tends to infinity at the
+    maximum)."""
+    if len(history) < 3:
+        return ""
+    names = [k[: -len("_volume_mm3")] for k in history[-1] if k.endswith("_volume_mm3")]
+    for name in names:
+        p = np.array([h.get(f"{name}_pressure_kPa", np.nan) for h in history])
+        v = np.array([h.get(f"{name}_volume_mm3", np.nan) for h in history])
+        dp, dv = np.diff(p), np.diff(v)
+        ok = np.abs(dp) > 1e-14
+        if ok.sum() < 2:
+            continue
+        compliance = dv[ok] / dp[ok]
+        first, last = compliance[0], compliance[-1]
+        if first > 0 and (last > 4 * first or last < 0):
+            return (
+                f". The cavity {name!r} is near a pressure maximum (limit point): its compliance "
+                f"dV/dp rose from {first / 1e3:.3g} to {last / 1e3:.3g} mL/kPa along the path, "
+                "and beyond the maximum no equilibrium exists at a higher pressure; drive the "
+                f"cavity by volume instead (Cavity({name!r}, volume=...)), which passes it"
+            )
+    return ""
+
+
+def _failure(
+    problem: HyperelasticProblem,
+    result: SolveResult,
+    start: float,
+    cuts: int,
+    what: str,
+    history: list[dict[str, float]],
+) -> ConvergenceError:
+    problem.set_time(result.time, ramped=what == "pseudo-time")
+    loads = problem.describe_loads()
+    problem.rollback()
+    at_start = problem.describe_loads()
+    detail = (
+        f"; det F = {result.min_det_f:.3g} <= 0 at the last iterate (inverted elements)"
+        if not result.min_det_f > 0
+        else ""
+    )
+    unit = "" if what == "pseudo-time" else " s"
+    return ConvergenceError(
+        f"Newton failed to reach {what} {result.time:.6g}{unit} from the converged {what} "
+        f"{start:.6g}{unit} after {cuts} step cuts (last step {result.dt:.3g}{unit}): "
+        f"{result.reason}, residual norm {result.residual_norm:.3e}{detail}. "
+        f"Target: {loads or 'no pressure or cavity loads'}; last converged: {at_start or '-'}"
+        f"{_limit_point_hint(history)}"
+    )
 
 
 def ramp(
@@ -83,31 +146,31 @@ def ramp(
     on_step: Callable[[SolveResult], None] | None = None,
     checkpoint: str | os.PathLike | None = None,
 ) -> RampResult:
-    """Walk the load level through ``levels``, cutting steps that fail.
+    """Quasi-static path in pseudo-time ``t`` from ``start`` to 1.
 
-    Each target level is approached from the last converged state; when
-    Newton fails the state is restored and the increment halved, up to
-    ``max_cuts`` times in a row.  Successful steps let the increment grow
-    back.  With ``extrapolate``, the initial guess of each step is the linear
+    Magnitudes given as plain numbers are ramped linearly (``c t``), those
+    given as functions of time are evaluated at ``t`` (see
+    :mod:`organfem.mechanics.time`).  Each target is approached from the
+    last converged state; when Newton fails the state rolls back and the
+    increment is halved, up to ``max_cuts`` times in a row; easy steps let
+    it grow back.  The initial guess of each step is the linear
     extrapolation of the last two converged states (a secant predictor).
     Collective.
 
     Args:
-        problem: the problem; its current state is the start.
-        levels: increasing target levels in (start, ...], or a number of equal
-            steps to 1.
-        start: the load level of the current state.
+        problem: the problem; its committed state is the start.
+        levels: increasing targets in (start, 1], or a number of equal steps.
+        start: the pseudo-time of the current state.
         max_cuts: halvings allowed before giving up.
-        extrapolate: use the secant predictor.
+        extrapolate: use the secant predictor (else start from the last state).
         on_step: called with each converged step (e.g. to write results).
-        checkpoint: a folder; after each converged step the state and level
-            are saved there (atomically), and a ramp started with a folder
-            that holds a checkpoint resumes from it, skipping the levels
-            already reached.  Resume with the same mesh and number of ranks.
+        checkpoint: a folder; the state is saved there after every step and a
+            ramp started on it resumes from the last save.
 
     Raises:
-        ConvergenceError: naming the last converged level and the level that
-            could not be reached, with the SNES reason.
+        ConvergenceError: naming the last converged and the unreached
+            pseudo-time, the cavity pressures [kPa, mmHg] and volumes [mL]
+            there, the SNES reason, and a pressure maximum when one is near.
     """
     if isinstance(levels, int):
         if levels < 1:
@@ -116,54 +179,132 @@ def ramp(
     else:
         targets = [float(t) for t in levels]
     if any(b <= a for a, b in zip([start, *targets], targets)):
-        raise ParameterError(f"load levels must increase from {start}: got {targets}")
-
+        raise ParameterError(f"pseudo-times must increase from {start}: got {targets}")
     folder = Path(checkpoint) if checkpoint is not None else None
-    resumed = _load_checkpoint(folder, problem) if folder is not None else None
+    resumed = _resume(folder, problem)
     if resumed is not None:
-        log.info("resuming from the checkpoint in %s at load level %.6g", folder, resumed)
-        start = resumed
-        targets = [t for t in targets if t > resumed + 1e-14]
+        log.info("resuming from a checkpoint at pseudo-time %.6g", resumed.time)
+        targets = [t for t in targets if t > resumed.time + 1e-14]
+    elif abs(problem.time - start) > 1e-14:
+        state = problem.state
+        state.time = start
+        problem.restore(state)
 
     steps: list[SolveResult] = []
-    current, previous = start, None
-    state, previous_state = problem.state(), None
+    history: list[dict[str, float]] = []
+    _cavity_history(problem, history)
     for target in targets:
+        current = problem.time
         increment = target - current
         cuts = 0
-        while current < target - 1e-14:
+        while problem.time < target - 1e-14:
+            current = problem.time
             trial = min(current + increment, target)
-            if extrapolate and previous is not None:
-                slope = (trial - current) / (current - previous)
-                problem.restore(state + slope * (state - previous_state))
-            result = problem.solve(trial)
+            if not extrapolate:
+                state = problem.state
+                state.fields["w_prev"] = state.fields["w"].copy()
+                state.multipliers_prev = state.multipliers.copy()
+                problem.restore(state)
+            result = problem.step(trial - current, ramped=True)
             if result.converged:
-                previous, previous_state = current, state
-                current, state = trial, problem.state()
                 steps.append(result)
-                if folder is not None:
-                    _save_checkpoint(folder, problem, current)
+                _cavity_history(problem, history)
+                _save(folder, problem, {})
                 if on_step is not None:
                     on_step(result)
-                if cuts and result.iterations <= 6:
+                if cuts and result.iterations <= _EASY_ITERATIONS:
                     increment *= 2.0
                 continue
-            problem.restore(state)
             cuts += 1
             log.info(
-                "load level %.6g not reached (%s after %d iterations); cutting the step",
+                "pseudo-time %.6g not reached (%s after %d iterations); cutting the step",
                 trial, result.reason, result.iterations,
             )  # fmt: skip
             if cuts > max_cuts:
-                detail = (
-                    f"; det F = {result.min_det_f:.3g} <= 0 at the last iterate (inverted elements)"
-                    if not result.min_det_f > 0
-                    else ""
-                )
-                raise ConvergenceError(
-                    f"Newton failed to reach load level {trial:.6g} from the converged level "
-                    f"{current:.6g} after {max_cuts} step cuts: {result.reason}, "
-                    f"residual norm {result.residual_norm:.3e}{detail}"
-                )
+                raise _failure(problem, result, current, max_cuts, "pseudo-time", history)
             increment *= 0.5
+    return RampResult(tuple(steps))
+
+
+def simulate(
+    problem: HyperelasticProblem,
+    t_end: float | str,
+    dt: float | str,
+    *,
+    dt_min: float | None = None,
+    dt_max: float | None = None,
+    max_cuts: int = 10,
+    on_step: Callable[[SolveResult], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    results=None,
+) -> RampResult:
+    """Integrate in time from the committed state to ``t_end`` [s].
+
+    Adaptive steps: a step whose Newton fails is rolled back and halved (at
+    most ``max_cuts`` times in a row, and not below ``dt_min``); after a
+    step that converged in few iterations the step grows by 1.5 again, up
+    to ``dt_max``.  The last step is shortened to land on ``t_end``.
+    Collective.
+
+    Args:
+        problem: the problem (its integrator decides quasi-static or dynamic).
+        t_end: final time [s] (or a string such as ``"800 ms"``).
+        dt: first (and nominal) step [s].
+        dt_min: smallest step [s] (default ``dt / 2^max_cuts``).
+        dt_max: largest step [s] (default ``dt``).
+        max_cuts: halvings in a row before giving up.
+        on_step: called with each converged step (e.g. to write results).
+        checkpoint: a folder; the state (and the step controller) is saved
+            there after every step, and a run started on a folder holding a
+            checkpoint resumes from it.
+        results: a :class:`organfem.io.ResultsWriter` opened with
+            ``resume=True``: steps written after the state the run starts
+            from (after the last checkpoint of a killed run) are discarded.
+
+    Raises:
+        ConvergenceError: naming the time at which Newton failed, the
+            cavity pressures (kPa and mmHg) and volumes (mL) there, and a
+            pressure maximum when one is near.
+    """
+    t_end, dt = units.time(t_end), units.time(dt)
+    if not dt > 0:
+        raise ParameterError(f"dt={dt!r} s must be > 0")
+    dt_max = dt if dt_max is None else float(dt_max)
+    dt_min = dt / 2**max_cuts if dt_min is None else float(dt_min)
+    if not 0 < dt_min <= dt <= dt_max:
+        raise ParameterError(f"need 0 < dt_min ({dt_min:g} s) <= dt ({dt:g} s) <= dt_max ({dt_max:g} s)")
+    folder = Path(checkpoint) if checkpoint is not None else None
+    resumed = _resume(folder, problem)
+    h = dt
+    if resumed is not None:
+        h = float(resumed.controller.get("next_dt", dt))
+        log.info("resuming from a checkpoint at t = %.6g s", resumed.time)
+    if results is not None:
+        results.discard_after(problem.time)
+    steps: list[SolveResult] = []
+    history: list[dict[str, float]] = []
+    _cavity_history(problem, history)
+    cuts = 0
+    tolerance = 1e-12 * max(1.0, abs(t_end))
+    while problem.time < t_end - tolerance:
+        current = problem.time
+        step = min(h, t_end - current)
+        if t_end - (current + step) < 0.01 * h:  # no sliver of a last step
+            step = t_end - current
+        result = problem.step(step)
+        if result.converged:
+            cuts = 0
+            steps.append(result)
+            _cavity_history(problem, history)
+            if result.iterations <= _EASY_ITERATIONS and h < dt_max:
+                h = min(1.5 * h, dt_max)
+            _save(folder, problem, {"next_dt": h})
+            if on_step is not None:
+                on_step(result)
+            continue
+        cuts += 1
+        log.info("t = %.6g s not reached (%s); cutting the step to %.3g s", result.time, result.reason, step / 2)
+        if cuts > max_cuts or step / 2 < dt_min:
+            raise _failure(problem, result, current, cuts - 1, "time", history)
+        h = step / 2
     return RampResult(tuple(steps))

@@ -1,46 +1,26 @@
-"""Cavity volume of a closed or truncated chamber in the deformed state."""
+"""Cavities: the volume of a closed or truncated chamber, pressure- or volume-driven."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
+from .. import units
 from .._dolfinx import MPI, dolfinx, ufl
+from ..errors import ParameterError
 from .domain import Domain
 from .kinematics import deformation_gradient
+from .terms import Contribution, FormContext, Multiplier
+from .time import Magnitude, as_time_function, check_vector
 
-__all__ = ["cavity_volume"]
+__all__ = ["cavity_volume", "Cavity"]
 
 
-def cavity_volume(
-    domain: Domain,
-    u,
-    tag: str,
-    *,
-    axis: Sequence[float] = (0.0, 0.0, 1.0),
-    base_point: Sequence[float] = (0.0, 0.0, 0.0),
-) -> float:
-    """Volume [mm^3] enclosed by the facets ``tag`` displaced by ``u``. Collective.
-
-    ``V = -int_tag ((x - c) . e) (n . e) da`` over the deformed surface, with
-    ``n da = J F^-T N dA`` and ``N`` the outward normal of the solid (which on an
-    endocardium points into the cavity).  The field ``e ((x - c) . e)`` has unit
-    divergence, so this is exact for a closed cavity (any ``e``, ``c``) and for
-    a chamber truncated by a plane through ``c`` normal to ``e`` (the flux
-    through the plane vanishes), as long as the cut stays in that plane.
-
-    Args:
-        domain: the mesh with tags.
-        u: displacement (a Function or a UFL expression of one); None for the
-            reference volume.
-        tag: facet tag of the cavity wall (e.g. ``"endo"``).
-        axis: unit normal ``e`` of the truncation plane.
-        base_point: a point ``c`` of the truncation plane [mm].
-    """
+def _volume_form(domain: Domain, u, tag: str, axis, base_point):
+    """UFL form of the cavity volume [mm^3] (see :func:`cavity_volume`)."""
     mesh = domain.mesh
-    e = np.asarray(axis, dtype=np.float64)
-    e = ufl.as_vector(e / np.linalg.norm(e))
     c = ufl.as_vector(np.asarray(base_point, dtype=np.float64))
     X = ufl.SpatialCoordinate(mesh)
     N = ufl.FacetNormal(mesh)
@@ -49,5 +29,170 @@ def cavity_volume(
     else:
         F = deformation_gradient(u)
         x, nda = X + u, ufl.det(F) * ufl.inv(F).T * N
-    form = dolfinx.fem.form(-ufl.dot(x - c, e) * ufl.dot(nda, e) * domain.ds(tag))
+    if axis is None:
+        return -ufl.dot(x - c, nda) / 3 * domain.ds(tag)
+    e = np.asarray(axis, dtype=np.float64)
+    e = ufl.as_vector(e / np.linalg.norm(e))
+    return -ufl.dot(x - c, e) * ufl.dot(nda, e) * domain.ds(tag)
+
+
+def cavity_volume(
+    domain: Domain,
+    u,
+    tag: str,
+    *,
+    axis: Sequence[float] | None = (0.0, 0.0, 1.0),
+    base_point: Sequence[float] = (0.0, 0.0, 0.0),
+) -> float:
+    """Volume [mm^3] enclosed by the facets ``tag`` displaced by ``u``. Collective.
+
+    With an ``axis`` e: ``V = -int_tag ((x - c) . e) (n . e) da`` over the
+    deformed surface, with ``n da = J F^-T N dA`` and ``N`` the outward
+    normal of the solid (which on an endocardium points into the cavity).
+    The field ``e ((x - c) . e)`` has unit divergence, so this is exact for a
+    closed cavity (any ``e``, ``c``) and for a chamber truncated by a plane
+    through ``c`` normal to ``e`` (the flux through the plane vanishes), as
+    long as the cut stays in that plane.
+
+    With ``axis=None``: ``V = -1/3 int_tag (x - c) . n da``, exact for a
+    closed cavity and for one bounded by planes through ``c`` (symmetry
+    planes of an octant model, say), on which ``(x - c) . n = 0``.
+
+    Args:
+        domain: the mesh with tags.
+        u: displacement (a Function or a UFL expression of one); None for the
+            reference volume.
+        tag: facet tag of the cavity wall (e.g. ``"endo"``).
+        axis: unit normal ``e`` of the truncation plane, or None.
+        base_point: a point ``c`` of the truncation plane(s) [mm].
+    """
+    form = dolfinx.fem.form(_volume_form(domain, u, tag, axis, base_point))
     return domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cavity:
+    """A chamber bounded by the facets ``tag``: pressure- or volume-driven.
+
+    Exactly one of ``pressure`` and ``volume`` is given.  Pressure-driven:
+    the cavity pressure [kPa] is a given function of time and acts on the
+    wall as ``-p dV`` (a follower load).  Volume-driven: the cavity volume
+    [mm^3] is a given function of time and the cavity pressure is a
+    Lagrange multiplier, one extra global unknown solved with the
+    displacement in the same Newton iteration; it carries an inflation
+    through a pressure maximum (limit point) where pressure control fails.
+    Quantities with units may be strings: ``"15 mmHg"``, ``"120 mL"``.
+
+    The volume is :func:`cavity_volume` with ``axis`` and ``base_point``;
+    the load and the constraint are its exact derivative, so the coupled
+    system is symmetric.
+
+    Args:
+        tag: facet tag of the cavity wall (e.g. ``"endo"``).
+        pressure: cavity pressure [kPa] as a number or a function of time.
+        volume: cavity volume [mm^3] as a number or a function of time.
+        name: the cavity's name in results and messages (default: the tag).
+        axis: normal of the truncation plane (e.g. the LV base), or None for
+            a closed cavity or one bounded by planes through ``base_point``.
+        base_point: a point of the truncation plane(s) [mm].
+    """
+
+    tag: str
+    pressure: Magnitude | str | None = None
+    volume: Magnitude | str | None = None
+    name: str | None = None
+    axis: Sequence[float] | None = (0.0, 0.0, 1.0)
+    base_point: Sequence[float] = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        label = f"Cavity({self.tag!r})"
+        if (self.pressure is None) == (self.volume is None):
+            raise ParameterError(f"{label}: give exactly one of pressure= [kPa] and volume= [mm^3]")
+        if isinstance(self.pressure, str):
+            object.__setattr__(self, "pressure", units.pressure(self.pressure))
+        if isinstance(self.volume, str):
+            object.__setattr__(self, "volume", units.volume(self.volume))
+        if self.axis is not None:
+            axis = np.asarray(check_vector(self.axis, f"{label}: axis"))
+            if not np.linalg.norm(axis) > 0:
+                raise ParameterError(f"{label}: axis must be a non-zero vector")
+            object.__setattr__(self, "axis", tuple(axis / np.linalg.norm(axis)))
+        object.__setattr__(self, "base_point", check_vector(self.base_point, f"{label}: base_point"))
+        if self.name is None:
+            object.__setattr__(self, "name", self.tag)
+        value = self.pressure if self.pressure is not None else self.volume
+        as_time_function(value, label)
+
+    @property
+    def volume_driven(self) -> bool:
+        return self.volume is not None
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        ctx.domain.facets(self.tag)  # MissingTagError now, not at the first solve
+        volume = _volume_form(ctx.domain, ctx.u, self.tag, self.axis, self.base_point)
+        reference = cavity_volume(
+            ctx.domain, None, self.tag, axis=self.axis, base_point=self.base_point
+        )
+        p = ctx.constant(0.0)
+        label = f"cavity {self.name!r}"
+        state = _CavityState(ctx.domain.comm, dolfinx.fem.form(volume), p)
+        # The pressure does work p dV: with the Lagrangian
+        # L = Pi_int - p (V(u) - V_target), the residual gains -p dV/du[v].
+        dV = _derivative(volume, ctx)
+        residual = -p * dV
+        if not self.volume_driven:
+            magnitude = self.pressure
+
+            def at_time(t: float, ramped: bool) -> None:
+                p.value = as_time_function(magnitude, label, ramped=ramped)(t)
+
+            return Contribution(residual=residual, at_time=at_time, report=state.report(self.name))
+
+        given = self.volume
+        path = {"ramped": False}
+
+        def at_time(t: float, ramped: bool) -> None:
+            path["ramped"] = ramped
+
+        def target(t: float) -> float:
+            if path["ramped"] and not callable(given):
+                # A constant volume on a quasi-static path: from the
+                # reference volume at t = 0 to the target at t = 1.
+                return reference + (float(given) - reference) * t
+            return as_time_function(given, label)(t)
+
+        # Multiplier equation -(V(u) - V_target) = 0: its derivative -dV is
+        # the column of the residual by p, so the system stays symmetric.
+        multiplier = Multiplier(
+            name=self.name, constant=p, column=-dV, row=dV, functional=volume,
+            target=target, sign=-1.0, unit="kPa",
+        )  # fmt: skip
+        return Contribution(
+            residual=residual,
+            multipliers=(multiplier,),
+            at_time=at_time,
+            report=state.report(self.name),
+        )
+
+
+def _derivative(functional, ctx: FormContext):
+    """``d functional / du [v]`` as a linear form in the test function."""
+    return ufl.derivative(functional, ctx.unknown, ctx.test)
+
+
+class _CavityState:
+    """The cavity's pressure and volume, for reports."""
+
+    def __init__(self, comm, volume_form, pressure_constant):
+        self.comm = comm
+        self.form = volume_form
+        self.p = pressure_constant
+
+    def volume(self) -> float:
+        return self.comm.allreduce(dolfinx.fem.assemble_scalar(self.form), op=MPI.SUM)
+
+    def report(self, name: str):
+        def values() -> dict[str, float]:
+            return {f"{name}_pressure_kPa": float(self.p.value), f"{name}_volume_mm3": self.volume()}
+
+        return values

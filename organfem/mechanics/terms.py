@@ -1,0 +1,151 @@
+"""The protocol through which each part of a model enters the problem.
+
+A model is a frozen set of terms (material, loads, constraints, damping,
+inertia, cavities, contacts).  :class:`~organfem.mechanics.HyperelasticProblem`
+asks each term for its :class:`Contribution` once, given a
+:class:`FormContext` (the unknowns and the time as UFL objects), and never
+looks inside a term: a new kind of term is a new class with a
+``contribute(ctx)`` method.
+
+All equations are written at the end-of-step state ``t_{n+1}``: the
+velocity and acceleration of the context are the integrator's expressions
+``v = c_v u + v*`` and ``a = c_a u + a*`` in the end-of-step displacement
+``u`` (see :mod:`organfem.mechanics.integrators`), so constraints
+(incompressibility, cavity volumes) hold at ``t_{n+1}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from .._dolfinx import dolfinx, ufl
+
+__all__ = ["Term", "FormContext", "Contribution", "Multiplier"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FormContext:
+    """What a term may build its forms from.
+
+    Attributes:
+        domain: the :class:`~organfem.mechanics.Domain`.
+        quadrature: quadrature points of the volume integrals (``.dx``).
+        u: the end-of-step displacement [mm] (UFL).
+        v: its test function.
+        test: the test function of all field unknowns (``v`` is its
+            displacement part), for ``ufl.derivative(..., unknown, test)``.
+        pressure: the incompressibility pressure [kPa] (mixed formulation),
+            else None.
+        velocity: ``du/dt`` at the end of the step [mm/s] (UFL).
+        acceleration: ``d2u/dt2`` at the end of the step [mm/s^2] (UFL).
+        time: the end-of-step time [s] as a DOLFINx Constant.
+        unknown: the Function of all field unknowns (for ``ufl.derivative``).
+        material_tangent: the quadrature-point tangent ``D`` (6x6 Voigt) of
+            the JAX material, once a material term has contributed (for
+            stiffness-proportional damping); None otherwise.
+    """
+
+    domain: Any
+    quadrature: Any
+    u: Any
+    v: Any
+    test: Any
+    pressure: Any
+    velocity: Any
+    acceleration: Any
+    time: Any
+    unknown: Any
+    material_tangent: Any = None
+
+    def constant(self, value) -> dolfinx.fem.Constant:
+        """A DOLFINx Constant on the mesh (scalar or vector)."""
+        return dolfinx.fem.Constant(self.domain.mesh, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Multiplier:
+    """A global scalar unknown (e.g. a cavity pressure under volume control).
+
+    The problem adds one row and one column to the system:
+    ``R_u += value * column(v)`` is already in the term's residual (with
+    ``constant`` holding the value), ``column`` is its derivative by the
+    multiplier, and the multiplier's own equation is
+    ``sign * (assemble(functional) - target(t)) = 0`` with derivative
+    ``sign * row(v)``.  For a symmetric saddle point, ``row == column`` and
+    ``sign`` makes them agree.
+
+    Attributes:
+        name: e.g. ``"lv"``.
+        constant: the DOLFINx Constant the residual reads the value from.
+        column: linear form ``dR_u/dvalue`` in the test function.
+        row: linear form ``d functional/du`` in the test function.
+        functional: scalar form (e.g. the cavity volume [mm^3]).
+        target: ``t -> value the functional must take``.
+        sign: +1 or -1.
+        unit: what the multiplier is, for messages (e.g. ``"kPa"``).
+    """
+
+    name: str
+    constant: Any
+    column: Any
+    row: Any
+    functional: Any
+    target: Callable[[float], float]
+    sign: float = 1.0
+    unit: str = ""
+
+
+@dataclasses.dataclass
+class Contribution:
+    """What one term adds to the problem.
+
+    Attributes:
+        residual: UFL form added to the residual (test function ``ctx.v``).
+        jacobian: its Jacobian, only where UFL cannot derive it (a JAX
+            material); otherwise ``ufl.derivative`` of ``residual``.
+        bcs: Dirichlet conditions, as ``(space_of_ctx, dofs)`` builders:
+            callables ``(problem) -> list[DirichletBC]``.
+        multipliers: global scalar unknowns this term brings.
+        at_time: ``(t, ramped) -> None``: set the term's Constants for the
+            end-of-step time ``t`` (``ramped``: plain numbers are ramped).
+        before_assembly: collective; called with the current iterate
+            before every residual/Jacobian assembly; returns the smallest
+            ``det F`` it saw (``inf`` if it does not look).
+        state: internal variables (see :class:`TermState`), or None.
+        report: ``() -> dict[str, float]``, scalars for results and logs.
+    """
+
+    residual: Any = None
+    jacobian: Any = None
+    bcs: Callable[[Any], list] | None = None
+    multipliers: tuple[Multiplier, ...] = ()
+    at_time: Callable[[float, bool], None] | None = None
+    before_assembly: Callable[[], float] | None = None
+    state: Any = None
+    report: Callable[[], Mapping[str, float]] | None = None
+
+
+class Term(Protocol):
+    """One part of a model: it contributes forms to the problem."""
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        """The term's forms and hooks, built once per problem."""
+        ...
+
+
+def form_sum(forms) -> Any:
+    """Sum of the UFL forms that are not None (None if all are)."""
+    forms = [f for f in forms if f is not None]
+    if not forms:
+        return None
+    total = forms[0]
+    for f in forms[1:]:
+        total = total + f
+    return total
+
+
+def normal(ctx: FormContext):
+    """Reference outward unit normal of the solid on the boundary (UFL)."""
+    return ufl.FacetNormal(ctx.domain.mesh)
