@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from typing import ClassVar
 
 import jax
 import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["pytree_dataclass", "check_ranges", "parameter_names"]
+__all__ = ["pytree_dataclass", "check_ranges", "parameter_names", "Parameterised"]
 
 
 def pytree_dataclass(cls):
@@ -91,3 +92,19 @@ def check_ranges(obj, *, positive: tuple[str, ...], non_negative: tuple[str, ...
                     f"{owner}: parameter {name} must be {expected} at every point; "
                     f"{count} of {points} points are not (minimum {float(np.min(value[bad]))!r})"
                 )
+
+
+class Parameterised:
+    """Base of laws and models of internal variables: named parameters with
+    ranges checked at construction (``_positive``, ``_non_negative``)."""
+
+    _positive: ClassVar[tuple[str, ...]] = ()
+    _non_negative: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=self._positive, non_negative=self._non_negative)
+
+    @property
+    def name(self) -> str:
+        """Short name used in tables and result files."""
+        return type(self).__name__

@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import ParameterError
 from . import _autodiff
 from ._invariants import INVARIANTS
-from ._pytree import check_ranges, parameter_names, pytree_dataclass
+from ._pytree import Parameterised, parameter_names, pytree_dataclass
 from ._tensor import strain_to_voigt, stress_from_voigt, stress_to_voigt
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
 _law = pytree_dataclass  # the decorator of every law (shared with .state)
 
 
-class Law:
+class Law(Parameterised):
     """Base of every constitutive law.
 
     Subclasses list their parameters as dataclass fields; ``_positive`` and
@@ -65,17 +65,6 @@ class Law:
 
     invariants: ClassVar[tuple[str, ...]] = ()
     """Names of the invariants :meth:`strain_energy` takes, in order."""
-
-    _positive: ClassVar[tuple[str, ...]] = ()
-    _non_negative: ClassVar[tuple[str, ...]] = ()
-
-    def __post_init__(self) -> None:
-        check_ranges(self, positive=self._positive, non_negative=self._non_negative)
-
-    @property
-    def name(self) -> str:
-        """Short name used in tables and result files."""
-        return type(self).__name__
 
     @property
     def hyperelastic(self) -> bool:

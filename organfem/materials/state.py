@@ -46,12 +46,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ParameterError
-from ._pytree import check_ranges, parameter_names, pytree_dataclass
+from ._pytree import Parameterised, parameter_names, pytree_dataclass
 
 __all__ = ["InternalVariables", "ActiveTensionODE", "advance"]
 
 
-class InternalVariables:
+class InternalVariables(Parameterised):
     """Base of every model of internal variables (see the module docstring).
 
     Subclasses are frozen dataclasses registered as pytrees; ``_positive`` and
@@ -60,17 +60,6 @@ class InternalVariables:
 
     sets: ClassVar[tuple[str, ...]] = ()
     """Names of the law parameters that :meth:`parameters` returns."""
-
-    _positive: ClassVar[tuple[str, ...]] = ()
-    _non_negative: ClassVar[tuple[str, ...]] = ()
-
-    def __post_init__(self) -> None:
-        check_ranges(self, positive=self._positive, non_negative=self._non_negative)
-
-    @property
-    def name(self) -> str:
-        """Short name used in tables and result files."""
-        return type(self).__name__
 
     def init(self, n: int) -> dict[str, jax.Array]:
         """Initial state at ``n`` points: arrays of shape (n, ...)."""

@@ -189,7 +189,8 @@ class HyperelasticProblem:
         if formulation == "mixed":
             pe = basix.ufl.element("Lagrange", cell, degree - 1)
             self.W = dolfinx.fem.functionspace(mesh, basix.ufl.mixed_element([ue, pe]))
-            self.V, self._V_to_W = self.W.sub(0).collapse()
+            self.V, to_W = self.W.sub(0).collapse()
+            self._V_to_W = np.asarray(to_W, dtype=np.int64).ravel()
         else:
             self.W = dolfinx.fem.functionspace(mesh, ue)
             self.V, self._V_to_W = self.W, None
@@ -677,7 +678,7 @@ class HyperelasticProblem:
             return None
         P, to_W = self.W.sub(1).collapse()
         p = dolfinx.fem.Function(P, name="pressure")
-        p.x.array[:] = self.w.x.array[to_W]
+        p.x.array[:] = self.w.x.array[np.asarray(to_W, dtype=np.int64).ravel()]
         return p
 
     def multipliers(self) -> dict[str, float]:

@@ -117,9 +117,11 @@ def _failure(
     what: str,
     history: list[dict[str, float]],
 ) -> ConvergenceError:
-    problem.set_time(result.time, ramped=what == "pseudo-time")
+    ramped = what == "pseudo-time"
+    problem.set_time(result.time, ramped=ramped)
     loads = problem.describe_loads()
     problem.rollback()
+    problem.set_time(problem.time, ramped=ramped)  # rollback sets unramped magnitudes
     at_start = problem.describe_loads()
     detail = (
         f"; det F = {result.min_det_f:.3g} <= 0 at the last iterate (inverted elements)"
@@ -186,9 +188,10 @@ def ramp(
         log.info("resuming from a checkpoint at pseudo-time %.6g", resumed.time)
         targets = [t for t in targets if t > resumed.time + 1e-14]
     elif abs(problem.time - start) > 1e-14:
-        state = problem.state
-        state.time = start
-        problem.restore(state)
+        raise ParameterError(
+            f"the problem is at pseudo-time {problem.time:g}, not at start={start:g}: continue "
+            f"with ramp(..., start={problem.time:g}) or build a new problem"
+        )
 
     steps: list[SolveResult] = []
     history: list[dict[str, float]] = []
@@ -298,9 +301,13 @@ def simulate(
             _cavity_history(problem, history)
             if result.iterations <= _EASY_ITERATIONS and h < dt_max:
                 h = min(1.5 * h, dt_max)
-            _save(folder, problem, {"next_dt": h})
+            # on_step (which writes the results) before the checkpoint: a run
+            # killed between the two resumes from the previous checkpoint and
+            # ``results.discard_after`` drops the step written twice; the other
+            # order would lose the step from the results for good.
             if on_step is not None:
                 on_step(result)
+            _save(folder, problem, {"next_dt": h})
             continue
         cuts += 1
         log.info("t = %.6g s not reached (%s); cutting the step to %.3g s", result.time, result.reason, step / 2)
