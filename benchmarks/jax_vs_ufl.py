@@ -51,6 +51,7 @@ def run(domain: Domain, law, prefix: str, steps: int) -> tuple[float, np.ndarray
     result = ramp(problem, steps)
     seconds = domain.comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
     apex = APEX[:, 2] + probe(problem.displacement(), APEX)[:, 2]
+    problem.close()  # frees its PETSc objects and options prefix
     return seconds, apex, result.newton_iterations
 
 

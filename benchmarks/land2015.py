@@ -38,7 +38,16 @@ import numpy as np
 from organfem._dolfinx import MPI
 from organfem.fibres import constant_fibres, land2015_fibres
 from organfem.materials import ActiveStress, Guccione, VolumetricPenalty
-from organfem.mechanics import Domain, Fixed, HyperelasticProblem, Pressure, probe, ramp
+from organfem.mechanics import (
+    Domain,
+    Fixed,
+    HyperelasticProblem,
+    Material,
+    Model,
+    Pressure,
+    probe,
+    ramp,
+)
 from organfem.meshing import land_beam, lv_ellipsoid
 
 #: Barrier modulus as a multiple of the Guccione stiffness C (see module docstring).
@@ -73,32 +82,44 @@ def _incompressible(law: Guccione):
     return law + VolumetricPenalty(kappa=BARRIER * law.C, kind="log")
 
 
-def build(problem: int, h: float, comm=MPI.COMM_WORLD, **options) -> HyperelasticProblem:
-    """The finite-element problem ``problem`` (1, 2 or 3) at mesh size ``h`` [mm]."""
+def model(problem: int) -> Model:
+    """The physics of problem ``problem`` (1, 2 or 3) as a :class:`Model`.
+
+    On the pseudo-time path of :func:`organfem.mechanics.ramp` every
+    magnitude given as a number (pressures, the active tension of problem 3)
+    grows linearly from 0 to its value (the path of the recorded reference
+    values in ``land2015_reference.json``).
+    """
     if problem == 1:
-        mesh = land_beam(h=h) if comm.rank == 0 else None
-        law = _incompressible(Guccione.land2015_problem1())
-        constraints, loads = [Fixed("x0")], [Pressure("z0", 0.004)]
         fibres = lambda x: constant_fibres((1.0, 0.0, 0.0), len(x))  # noqa: E731
-    else:
-        mesh = lv_ellipsoid(h=h) if comm.rank == 0 else None
-        constraints = [Fixed("base")]
-        if problem == 2:
-            law = _incompressible(Guccione.land2015_problem2())
-            loads, fibres = [Pressure("endo", 10.0)], None
-        else:
-            law = _incompressible(Guccione.land2015_problem1()) + ActiveStress(Ta=60.0)
-            # Quadrature points of coarse flat-faced tetrahedra near the apex
-            # lie up to ~0.3 wall thicknesses outside the curved wall; their
-            # transmural coordinate is clipped to [0, 1].
-            loads, fibres = [Pressure("endo", 15.0)], partial(land2015_fibres, t_tol=0.5)
-    domain = Domain.from_meshdata(mesh, comm)
+        material = Material(_incompressible(Guccione.land2015_problem1()), fibres=fibres)
+        return Model(material, Fixed("x0"), Pressure("z0", 0.004))
+    if problem == 2:
+        material = Material(_incompressible(Guccione.land2015_problem2()))
+        return Model(material, Fixed("base"), Pressure("endo", 10.0))
+    # Problem 3: passive Guccione plus an active tension Ta = 60 kPa along the
+    # fibres.  Quadrature points of coarse flat-faced tetrahedra near the apex
+    # lie up to ~0.3 wall thicknesses outside the curved wall; their
+    # transmural coordinate is clipped to [0, 1].
+    material = Material(
+        _incompressible(Guccione.land2015_problem1()) + ActiveStress(Ta=0.0),
+        fibres=partial(land2015_fibres, t_tol=0.5),
+        parameters={"Ta": 60.0},
+    )
+    return Model(material, Fixed("base"), Pressure("endo", 15.0))
+
+
+def build(problem: int, h: float, comm=MPI.COMM_WORLD, **options) -> HyperelasticProblem:
+    """The finite-element problem ``problem`` (1, 2 or 3) at mesh size ``h`` [mm].
+
+    ``options`` go to :class:`HyperelasticProblem` (the options prefix is
+    ``land<problem>_`` unless given).  Collective.
+    """
+    make = land_beam if problem == 1 else lv_ellipsoid
+    domain = Domain.from_meshdata(make(h=h) if comm.rank == 0 else None, comm)
     return HyperelasticProblem(
         domain,
-        law,
-        constraints=constraints,
-        loads=loads,
-        fibres=fibres,
+        model(problem),
         formulation="mixed",
         **{"petsc_options_prefix": f"land{problem}_", **options},
     )
@@ -108,12 +129,16 @@ def solve(problem: int, h: float, *, steps: int | None = None, comm=MPI.COMM_WOR
     """Solve problem ``problem`` at mesh size ``h`` and probe its output. Collective."""
     start = time.perf_counter()
     fe = build(problem, h, comm)
-    result = ramp(fe, steps or LOAD_STEPS[problem])
-    points = PROBES[problem]
-    z = points[:, 2] + probe(fe.displacement(), points)[:, 2]
-    seconds = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-    cells = fe.domain.mesh.topology.index_map(3).size_global
-    return Level(problem, h, tuple(map(float, z)), fe.num_dofs, cells, result.newton_iterations, seconds)
+    try:
+        result = ramp(fe, steps or LOAD_STEPS[problem])
+        points = PROBES[problem]
+        z = points[:, 2] + probe(fe.displacement(), points)[:, 2]
+        seconds = comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+        cells = fe.domain.mesh.topology.index_map(3).size_global
+        dofs = fe.num_dofs
+    finally:
+        fe.close()  # frees the options prefix for the next level
+    return Level(problem, h, tuple(map(float, z)), dofs, cells, result.newton_iterations, seconds)
 
 
 def _names(problem: int) -> tuple[str, ...]:

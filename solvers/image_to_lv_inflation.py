@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results/image_lv", help="output folder")
     parser.add_argument("--pressure", default="2 kPa", help="end-diastolic pressure")
     parser.add_argument("--mesh-size", default="6 mm", help="target edge length")
-    parser.add_argument("--steps", type=int, default=6, help="load steps")
+    parser.add_argument("--steps", type=int, default=6, help="load steps (pseudo-time 0 to 1)")
     parser.add_argument("--no-render", action="store_true", help="skip the PNGs")
     args = parser.parse_args(argv)
     comm = MPI.COMM_WORLD
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     domain = Domain.from_meshdata(data, comm)
 
     # --- 4. the problem -------------------------------------------------------
+    # The pressure is a plain number: the quasi-static ramp raises it linearly
+    # over the pseudo-time 0..1 (p = t p_ed).  If Newton fails, the error names
+    # the pressures reached and missed in kPa and mmHg.
     passive = HolzapfelOgden.holzapfel_ogden_2009()
     law = passive + VolumetricPenalty(kappa=50.0, kind="log")
     problem = HyperelasticProblem(
@@ -128,16 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     with ResultsWriter(path, domain.mesh, parameters=parameters, inputs=inputs,
                        static={"fibre": fibre}) as writer:
 
-        def record(level, iterations):
+        def record(t, iterations):
             u = problem.displacement()
             v = volume(u)
-            p = level * p_ed
+            p = problem.scalars()["endo_pressure_kPa"]  # the pressure applied at pseudo-time t
             say(f"{p:>8.3f} {p / units.MMHG_IN_KPA:>9.2f} {v / 1e3:>8.3f} {iterations:>6}")
-            writer.write(level, {"displacement": u, "fibre_stress": problem.fibre_stress()},
+            writer.write(t, {"displacement": u, "fibre_stress": problem.fibre_stress()},
                          {"pressure_kPa": p, "cavity_volume_mm3": v})
 
-        record(0.0, 0)  # the unloaded reference: the start of the pressure-volume curve
-        ramp(problem, args.steps, on_step=lambda step: record(step.level, step.iterations))
+        try:
+            # The unloaded reference, pseudo-time 0 of the ramp (no pressure
+            # yet): the start of the pressure-volume curve.
+            problem.set_time(0.0, ramped=True)
+            record(0.0, 0)
+            ramp(problem, args.steps, on_step=lambda step: record(step.time, step.iterations))
+        finally:
+            problem.close()
 
     # --- 5. renders -----------------------------------------------------------
     if comm.rank == 0:

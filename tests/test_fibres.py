@@ -85,8 +85,10 @@ def _beam_problem(domain: Domain, fibres, prefix: str) -> HyperelasticProblem:
     )  # fmt: skip
 
 
-def solve_scrambled_beam(comm: MPI.Comm) -> dict:
+def solve_scrambled_beam(comm: MPI.Comm, beam: MeshData | None = None) -> dict:
     """Solve the beam with :func:`scrambled_bases` per cell via ``Domain.fibres``.  Collective.
+
+    ``beam`` is the h = 0.5 mm beam on rank 0 (built here if None).
 
     Returns the displacement at :data:`TIP` and whether every rank's
     ``domain.fibres`` equals :func:`scrambled_bases` of its own cells'
@@ -94,7 +96,7 @@ def solve_scrambled_beam(comm: MPI.Comm) -> dict:
     """
     mesh = None
     if comm.rank == 0:
-        beam = land_beam(h=0.5)
+        beam = beam if beam is not None else land_beam(h=0.5)
         mesh = beam.with_fibres(scrambled_bases(_centroids(beam)))
     domain = Domain.from_meshdata(mesh, comm)
     imap = domain.mesh.topology.index_map(3)
@@ -103,8 +105,10 @@ def solve_scrambled_beam(comm: MPI.Comm) -> dict:
     here = bool(np.allclose(domain.fibres.bases, scrambled_bases(midpoints), rtol=0, atol=1e-10))
     problem = _beam_problem(domain, domain.fibres, "fibres_scrambled_")
     ramp(problem, 2)
+    tip = probe(problem.displacement(), TIP).tolist()
+    problem.close()  # frees its options prefix for the next call
     return {
-        "tip": probe(problem.displacement(), TIP).tolist(),
+        "tip": tip,
         "fibres_follow_cells": bool(comm.allreduce(here, op=MPI.LAND)),
         "num_ghosts": int(comm.allreduce(imap.num_ghosts, op=MPI.SUM)),
     }
@@ -228,11 +232,11 @@ def test_apex_point_and_bad_tags_or_arguments(lv, coords):
         ldrb_fibres(lv, epi="base")
 
 
-def test_a_pinched_wall_is_left_free_with_a_warning(caplog):
+def test_a_pinched_wall_is_left_free_with_a_warning(lv_coarse, caplog):
     # Retag one base triangle that touches both rims of the h = 3 ellipsoid
     # (wall 3 mm, one cell thick) as epicardium: its endocardial vertices then
     # lie on both surfaces, as where an image-derived wall pinches to nothing.
-    mesh = lv_ellipsoid(h=3.0)
+    mesh = lv_coarse
     endo, epi = (np.unique(mesh.facets_of(name)) for name in ("endo", "epi"))
     base = np.flatnonzero(mesh.facet_values == mesh.facet_tag("base"))
     both = base[np.isin(mesh.facets[base], endo).any(1) & np.isin(mesh.facets[base], epi).any(1)]
@@ -315,13 +319,13 @@ def _blocks(x: np.ndarray, split: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("split", [np.inf, 5.0], ids=["constant", "two_blocks"])
-def test_cell_fibres_solve_like_the_same_field_as_a_callable(split):
+def test_cell_fibres_solve_like_the_same_field_as_a_callable(beam_mesh, split):
     # A field constant on each cell -- one basis everywhere, or one on each
     # side of the plane x = 5, which cell faces of the h = 0.5 beam follow --
     # gives every quadrature point the same basis either way: the discrete
     # problems are identical and the solutions agree to round-off.  The two
     # blocks also catch bases given to the wrong cell's points.
-    beam = land_beam(h=0.5) if COMM.rank == 0 else None
+    beam = beam_mesh if COMM.rank == 0 else None
     cell_wise = beam.with_fibres(_blocks(_centroids(beam), split)) if beam else None
     domain = Domain.from_meshdata(cell_wise, COMM)
     answers = {}
@@ -333,15 +337,16 @@ def test_cell_fibres_solve_like_the_same_field_as_a_callable(split):
         problem = _beam_problem(domain, fibres, f"fibres_{split}_{name}_")
         ramp(problem, 2)
         answers[name] = problem.displacement().x.array.copy()
+        problem.close()
     np.testing.assert_allclose(answers["cells"], answers["callable"], rtol=0, atol=1e-10)
     # ... and the fibres matter: the identity basis (fibre along x) deflects differently.
     assert np.abs(answers["cells"] - answers["identity"]).max() > 1e-2
 
 
-def test_domain_fibres_follow_their_cells_and_mismatches_are_rejected():
-    result = solve_scrambled_beam(COMM)
+def test_domain_fibres_follow_their_cells_and_mismatches_are_rejected(beam_mesh, coarse_beam):
+    result = solve_scrambled_beam(COMM, beam_mesh)
     assert result["fibres_follow_cells"]
-    wrong = Domain.from_meshdata(land_beam(h=1.0) if COMM.rank == 0 else None, COMM)
+    wrong = coarse_beam
     assert wrong.fibres is None
     with pytest.raises(ParameterError, match="CellFibres has bases for 3 cells"):
         _beam_problem(wrong, CellFibres(np.broadcast_to(np.eye(3), (3, 3, 3))), "fibres_bad_")
@@ -350,8 +355,8 @@ def test_domain_fibres_follow_their_cells_and_mismatches_are_rejected():
 
 
 @pytest.mark.mpi
-def test_two_ranks_solve_like_one(tmp_path):
-    serial = solve_scrambled_beam(COMM)
+def test_two_ranks_solve_like_one(beam_mesh, tmp_path):
+    serial = solve_scrambled_beam(COMM, beam_mesh)
     mpiexec = Path(sys.executable).parent / "mpiexec"
     if not mpiexec.exists():
         pytest.skip("no mpiexec beside the interpreter")

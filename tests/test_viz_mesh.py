@@ -18,7 +18,7 @@ from PIL import Image
 
 from organfem.errors import ParameterError
 from organfem.fibres import constant_fibres, land2015_fibres
-from organfem.meshing import MeshData, land_beam, lv_ellipsoid
+from organfem.meshing import MeshData
 from organfem.viz import render_mesh
 
 SIZE = (480, 360)  # (width, height) of the test images
@@ -37,9 +37,10 @@ ON_MESH = 1000  # pixels: a surface seen by the camera (legend squares are < 100
 LEGEND_ONLY = 100  # pixels: at most a legend square
 
 @pytest.fixture(scope="module")
-def lv() -> MeshData:
-    # Land et al. (2015) ellipsoid, coarse: about 1000 tetrahedra; endo=1, epi=2, base=3.
-    return lv_ellipsoid(h=3.0)
+def lv(lv_coarse) -> MeshData:
+    # Land et al. (2015) ellipsoid, coarse (h = 3 mm, conftest.py): about 1000
+    # tetrahedra; endo=1, epi=2, base=3.
+    return lv_coarse
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -122,11 +123,11 @@ def test_cells_are_coloured_by_cell_tag(lv: MeshData, tmp_path: Path) -> None:
     assert _count(image, GREEN) == 0
 
 
-def test_default_camera_puts_the_long_axis_up(tmp_path: Path) -> None:
+def test_default_camera_puts_the_long_axis_up(hex_beam_mesh: MeshData, tmp_path: Path) -> None:
     # Hexahedral 10 x 1 x 1 mm beam: tags x0..z1 = 1..6.  Its long axis is x;
     # the default camera looks from the isometric direction (y + z + x) with
     # x up, so the faces x1 (top), y1 and z1 face it, and x0, y0, z0 do not.
-    beam = land_beam(h=0.5, cell_type="hexahedron")
+    beam = hex_beam_mesh
     image = _pixels(render_mesh(beam, tmp_path / "beam.png", window_size=SIZE))
     _assert_image(image)
     assert _count(image, ORANGE) > 150  # x1: the 1 x 1 mm top, seen from above
@@ -157,12 +158,12 @@ def _fibre_classes(image: np.ndarray) -> tuple[int, int]:
 
 
 def test_fibre_glyphs_are_coloured_by_their_angle_to_the_short_axis_plane(
-    tmp_path: Path,
+    beam_mesh: MeshData, tmp_path: Path
 ) -> None:
     # Tetrahedral 10 x 1 x 1 mm beam (480 cells), long axis x.  Fibres along x
     # make 90 degrees with the short-axis plane (top of the colour map), along
     # y 0 degrees (bottom).
-    beam = land_beam(h=0.5)
+    beam = beam_mesh
     images = {}
     for axis, direction in (("x", (1.0, 0.0, 0.0)), ("y", (0.0, 1.0, 0.0))):
         with_fibres = dataclasses.replace(beam, fibres=constant_fibres(direction, beam.num_cells))

@@ -415,7 +415,9 @@ class Material:
             cell tag: scar, regional stiffness or activation).
         internal: a model of internal variables advanced per point in JAX
             (e.g. :class:`organfem.materials.ActiveTensionODE`); it sets the
-            law parameters it names.
+            law parameters it names.  Its own parameters may also be given
+            as :class:`Regions` or callables of position (regional
+            activation times, ``Tmax = 0`` in a scar).
     """
 
     law: object
@@ -443,7 +445,19 @@ class Material:
             return Contribution(residual=residual, before_assembly=material.update,
                                 state=material)
         fields = {name: _point_field(name, spec, qs, ctx.domain) for name, spec in self.fields.items()}
-        material = QuadratureMaterial(self.law, qs, self.fibres, fields=fields, internal=self.internal)
+        internal = self.internal
+        if internal is not None:
+            # Parameters of the internal-variable model that vary in space
+            # (regional activation times, scar): resolved per point here.
+            spatial = {
+                f.name: _point_field(f"{type(internal).__name__}.{f.name}", getattr(internal, f.name), qs, ctx.domain)
+                for f in dataclasses.fields(internal)
+                if not f.metadata.get("static", False)
+                and (isinstance(getattr(internal, f.name), Regions) or callable(getattr(internal, f.name)))
+            }
+            if spatial:
+                internal = dataclasses.replace(internal, **spatial)
+        material = QuadratureMaterial(self.law, qs, self.fibres, fields=fields, internal=internal)
         if self.parameters or fields:
             # Fails now, with the law's own message, if a name is not a parameter.
             materials.with_parameters(self.law, **{k: 1.0 for k in self.parameters}, **fields)

@@ -270,6 +270,7 @@ class HyperelasticProblem:
         if options.get("pc_type") == "gamg":
             self._system.K.setNearNullSpace(self._rigid_body_modes())
         _LIVE_PREFIXES[petsc_options_prefix] = self
+        self._closed = False
 
         self.min_det_f = 1.0
         self._multiplier_values = np.zeros(len(self._multipliers))
@@ -327,8 +328,19 @@ class HyperelasticProblem:
         for key, value in options.items():
             opts[key] = value
         opts.prefixPop()
-        snes.setFunction(self._assemble_residual, system.b)
-        snes.setJacobian(self._assemble_jacobian, system.A, system.A)
+        # PETSc keeps its callbacks alive out of reach of Python's garbage
+        # collector: give it closures over a weak reference, so a problem
+        # that goes out of scope is freed (and its options prefix with it).
+        ref = weakref.ref(self)
+
+        def residual(snes_, x, b):
+            ref()._assemble_residual(snes_, x, b)
+
+        def jacobian(snes_, x, A, P):
+            ref()._assemble_jacobian(snes_, x, A, P)
+
+        snes.setFunction(residual, system.b)
+        snes.setJacobian(jacobian, system.A, system.A)
         snes.setFromOptions()
         self._options = options
         return snes
@@ -353,6 +365,10 @@ class HyperelasticProblem:
         self._timers["assembly"] += time.perf_counter() - start
 
     def _assemble_residual(self, snes, x, b) -> None:
+        # Line searches (bt, l2) and trust regions ask for F into a work
+        # vector: assemble as always, hand F over there, keep SNES's F(x).
+        work = b.handle != self._system.b.handle
+        saved = self._system.b.copy() if work else None
         self._sync(x)
         start = time.perf_counter()
         b_w = self._system.b_w
@@ -370,6 +386,10 @@ class HyperelasticProblem:
             ]
         )
         self._system.finish_residual(residuals)
+        if work:
+            self._system.b.copy(b)
+            saved.copy(self._system.b)
+            saved.destroy()
         if not self.min_det_f > 0:
             b.set(np.inf)  # rejected by the line search; reported by the stepper
         self._timers["assembly"] += time.perf_counter() - start
@@ -701,14 +721,26 @@ class HyperelasticProblem:
                 return c.state
         raise ParameterError(f"{term!r} is not a term of this problem's model")
 
-    def describe_loads(self) -> str:
-        """The loads at the current time, in physical units, for messages."""
+    def describe_loads(self, *, target: bool = False) -> str:
+        """The loads in physical units, for messages.
+
+        With ``target``: what the current time asks for (pressures given as
+        loads, target volumes of volume-driven cavities), not what the state
+        has reached.
+        """
+        driven = {m.name for m in self._multipliers}
         parts = []
         for name, value in self.scalars().items():
             if name.endswith("_pressure_kPa"):
-                parts.append(f"{name[: -len('_pressure_kPa')]} pressure {value:.4g} kPa ({value / units.MMHG_IN_KPA:.4g} mmHg)")
-            elif name.endswith("_volume_mm3"):
+                cavity = name[: -len("_pressure_kPa")]
+                if target and cavity in driven:
+                    continue
+                parts.append(f"{cavity} pressure {value:.4g} kPa ({value / units.MMHG_IN_KPA:.4g} mmHg)")
+            elif name.endswith("_volume_mm3") and not target:
                 parts.append(f"{name[: -len('_volume_mm3')]} volume {value / 1e3:.4g} mL")
+        if target:
+            for m in self._multipliers:
+                parts.append(f"{m.name} volume {m.target(self._time) / 1e3:.4g} mL")
         return "; ".join(parts)
 
     def strain_energy(self) -> float:
@@ -753,8 +785,18 @@ class HyperelasticProblem:
         return out
 
     def close(self) -> None:
-        """Free the PETSc objects and the options prefix."""
+        """Free the PETSc objects and the options prefix (also done when the
+        problem is garbage-collected)."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
         if _LIVE_PREFIXES.get(self.prefix) is self:
             del _LIVE_PREFIXES[self.prefix]
         self._snes.destroy()
         self._system.destroy()
+        options = PETSc.Options()
+        for key in self._options:
+            options.delValue(f"{self.prefix}{key}")
+
+    def __del__(self) -> None:
+        self.close()

@@ -119,7 +119,7 @@ def _failure(
 ) -> ConvergenceError:
     ramped = what == "pseudo-time"
     problem.set_time(result.time, ramped=ramped)
-    loads = problem.describe_loads()
+    loads = problem.describe_loads(target=True)
     problem.rollback()
     problem.set_time(problem.time, ramped=ramped)  # rollback sets unramped magnitudes
     at_start = problem.describe_loads()
@@ -312,6 +312,6 @@ def simulate(
         cuts += 1
         log.info("t = %.6g s not reached (%s); cutting the step to %.3g s", result.time, result.reason, step / 2)
         if cuts > max_cuts or step / 2 < dt_min:
-            raise _failure(problem, result, current, cuts - 1, "time", history)
+            raise _failure(problem, result, current, cuts, "time", history)
         h = step / 2
     return RampResult(tuple(steps))

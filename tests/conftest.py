@@ -1,0 +1,66 @@
+"""Meshes that several test files share, built once per session.
+
+``MeshData`` is immutable (``with_fibres`` and ``with_tags`` return new
+objects) and problems do not change the DOLFINx mesh of a ``Domain``, so
+one instance of each serves every test.  Meshes are built on rank 0 and
+distributed, as a script does under ``mpirun``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from organfem._dolfinx import MPI
+from organfem.meshing import MeshData, land_beam, lv_ellipsoid
+
+COMM = MPI.COMM_WORLD
+
+
+def _domain(mesh: MeshData | None):
+    from organfem.mechanics import Domain
+
+    return Domain.from_meshdata(mesh if COMM.rank == 0 else None, COMM)
+
+
+@pytest.fixture(scope="session")
+def beam_mesh() -> MeshData:
+    """The 10 x 1 x 1 mm beam of Land et al. (2015) problem 1 at h = 0.5 mm:
+    480 tetrahedra; facet tags x0, x1, y0, y1, z0, z1."""
+    return land_beam(h=0.5)
+
+
+@pytest.fixture(scope="session")
+def beam(beam_mesh):
+    """:func:`beam_mesh` as a distributed ``Domain``."""
+    return _domain(beam_mesh)
+
+
+@pytest.fixture(scope="session")
+def coarse_beam():
+    """The beam at h = 1 mm (another mesh than :func:`beam`), as a ``Domain``."""
+    return _domain(land_beam(h=1.0) if COMM.rank == 0 else None)
+
+
+@pytest.fixture(scope="session")
+def hex_beam_mesh() -> MeshData:
+    """The beam at h = 0.5 mm in hexahedra."""
+    return land_beam(h=0.5, cell_type="hexahedron")
+
+
+@pytest.fixture(scope="session")
+def hex_beam(hex_beam_mesh):
+    """:func:`hex_beam_mesh` as a distributed ``Domain``."""
+    return _domain(hex_beam_mesh)
+
+
+@pytest.fixture(scope="session")
+def lv_coarse() -> MeshData:
+    """The Land et al. (2015) truncated ellipsoid at h = 3 mm (about 1000
+    tetrahedra, a wall one cell thick); facet tags endo, epi, base."""
+    return lv_ellipsoid(h=3.0)
+
+
+@pytest.fixture(scope="session")
+def lv_coarse_domain(lv_coarse):
+    """:func:`lv_coarse` as a distributed ``Domain``."""
+    return _domain(lv_coarse)
