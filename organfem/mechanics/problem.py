@@ -577,11 +577,18 @@ class HyperelasticProblem:
         return result
 
     def initial_conditions(self, *, displacement=None, velocity=None) -> None:
-        """Set the initial displacement [mm] and velocity [mm/s] (callables of
-        ``x (3, n)`` as for ``Function.interpolate``, or Functions on the
-        displacement space); the initial acceleration follows from the
-        equation of motion (``M a0 = -r(u0, v0)``, with the consistent mass
-        of the model's :class:`~organfem.mechanics.Inertia`).  Collective.
+        """Set the initial displacement [mm] and velocity [mm/s]; the initial
+        acceleration, pressure and cavity multipliers follow. Collective.
+
+        ``displacement`` and ``velocity`` are callables of ``x (3, n)`` as for
+        ``Function.interpolate``, or Functions on the displacement space.  The
+        acceleration ``a0`` and the multipliers (incompressibility pressure,
+        volume-driven cavity pressures) are the consistent ones of the
+        constrained equation of motion at ``t0``: one linear solve of the
+        full system with ``a = (u - u0) / eps^2`` for a tiny ``eps``, whose
+        Jacobian is ``M / eps^2 + K`` with the constraint rows (the relative
+        error of ``a0`` is ``(omega eps)^2``, below 1e-8 for frequencies
+        under 1e5 rad/s).  Without inertia only the multipliers are set.
         """
         state = self._committed
         if state.step:
@@ -590,10 +597,7 @@ class HyperelasticProblem:
             if given is None:
                 continue
             f = dolfinx.fem.Function(self.V)
-            if isinstance(given, dolfinx.fem.Function):
-                f.interpolate(given)
-            else:
-                f.interpolate(given)
+            f.interpolate(given)
             state.fields[name] = f.x.array.copy()
             if name == "u":
                 if self._V_to_W is not None:
@@ -601,71 +605,52 @@ class HyperelasticProblem:
                 else:
                     state.fields["w"][:] = f.x.array
                 state.fields["w_prev"] = state.fields["w"].copy()
+        self._committed = state
         self.rollback()
-        if self.integrator.dynamic:
-            a0 = self._initial_acceleration()
-            state.fields["a"] = a0
-            if "a_aux" in state.fields:
-                state.fields["a_aux"] = a0.copy()
-            self._committed = state.copy()
-            self.rollback()
+        self._consistent_start()
 
-    def _initial_acceleration(self) -> np.ndarray:
-        """Solve ``M a0 = -r(u0, v0, a = 0)`` on the displacement space."""
+    def _consistent_start(self, eps: float = 1e-7) -> None:
+        """Acceleration and multipliers consistent with the equation of motion
+        and the constraints at the committed (initial) state."""
         from .dynamics import Inertia
 
-        inertia = [t for t in self.model.terms if isinstance(t, Inertia)]
-        if not inertia:
-            return np.zeros(self._v_star.x.array.size)
         state = self._committed
-        self._c_v.value, self._c_a.value = 0.0, 0.0
+        dynamic = self.integrator.dynamic and any(isinstance(t, Inertia) for t in self.model.terms)
+        u0 = state.fields["u"]
+        self._c_v.value = 0.0
+        self._c_a.value = 1.0 / eps**2 if dynamic else 0.0
         self._v_star.x.array[:] = state.fields["v"]
-        self._a_star.x.array[:] = 0.0
+        self._a_star.x.array[:] = -u0 / eps**2 if dynamic else 0.0
         self.set_time(state.time)
-        self._system.from_function(self.w, state.multipliers, self._system.x)
+        system = self._system
+        system.from_function(self.w, state.multipliers, system.x)
         self._evaluated = None
-        self._assemble_residual(self._snes, self._system.x, self._system.b)
-        r = self._system.b_w.getArray(readonly=True)
-        rho = inertia[0].density
-        du, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        mass = dolfinx.fem.form(rho * ufl.inner(du, v) * self.quadrature.dx)
-        M = dolfinx.fem.petsc.assemble_matrix(mass, bcs=[], diag=1.0)
-        M.assemble()
-        rhs = dolfinx.fem.petsc.create_vector(self.V)
-        local = rhs.getArray()
-        n = self.V.dofmap.index_map.size_local * self.V.dofmap.index_map_bs
-        full = np.zeros(self._v_star.x.array.size)
+        self._assemble_residual(self._snes, system.x, system.b)
+        self._assemble_jacobian(self._snes, system.x, system.A, system.A)
+        ksp = self._snes.getKSP()
+        ksp.setOperators(system.A)
+        delta = system.x.duplicate()
+        ksp.solve(system.b, delta)
+        system.x.axpy(-1.0, delta)  # one Newton update: exact, the system is linear in (a, p, lambda)
+        multipliers = system.to_function(system.x, self.w)
+        delta.destroy()
+        if dynamic:
+            u = self._u_array()
+            state.fields["a"] = (u - u0) / eps**2
+            if "a_aux" in state.fields:
+                state.fields["a_aux"] = state.fields["a"].copy()
+        # Keep u0 and take the consistent pressure and multipliers.
+        w = self.w.x.array.copy()
         if self._V_to_W is not None:
-            wr = np.zeros(self.w.x.array.size)
-            wr[: self._system.n_owned] = r[: self._system.n_owned]
-            full = wr[self._V_to_W]
+            w[self._V_to_W] = u0
         else:
-            full[: self._system.n_owned] = r[: self._system.n_owned]
-        local[:n] = -full[:n]
-        # Constrained displacement components keep zero acceleration.
-        fixed = np.zeros(self.w.x.array.size, dtype=bool)
-        for bc in self.bcs:
-            dofs = bc.dof_indices()[0]
-            fixed[dofs] = True
-        fixed_u = fixed[self._V_to_W] if self._V_to_W is not None else fixed
-        rows = np.flatnonzero(fixed_u[:n]).astype(PETSc.IntType)
-        lo, _ = M.getOwnershipRange()
-        M.zeroRowsColumns(rows + lo, diag=1.0)
-        local[rows] = 0.0
-        ksp = PETSc.KSP().create(self.domain.comm)
-        ksp.setOperators(M)
-        ksp.setType("preonly")
-        ksp.getPC().setType("lu")
-        ksp.getPC().setFactorSolverType("mumps")
-        a0 = rhs.duplicate()
-        ksp.solve(rhs, a0)
-        out = dolfinx.fem.Function(self.V)
-        out.x.array[:n] = a0.getArray(readonly=True)
-        out.x.scatter_forward()
-        for obj in (ksp, M, rhs, a0):
-            obj.destroy()
-        self._evaluated = None
-        return out.x.array.copy()
+            w[:] = u0
+        state.fields["w"] = w
+        state.fields["w_prev"] = w.copy()
+        state.multipliers = np.array(multipliers)
+        state.multipliers_prev = np.array(multipliers)
+        self._committed = state.copy()
+        self.rollback()
 
     # -- results ----------------------------------------------------------------
 

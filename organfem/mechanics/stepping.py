@@ -253,7 +253,8 @@ def simulate(
         problem: the problem (its integrator decides quasi-static or dynamic).
         t_end: final time [s] (or a string such as ``"800 ms"``).
         dt: first (and nominal) step [s].
-        dt_min: smallest step [s] (default ``dt / 2^max_cuts``).
+        dt_min: smallest step [s] (default ``dt / 64``): a run that needs
+            smaller steps stops with a message rather than crawling.
         dt_max: largest step [s] (default ``dt``).
         max_cuts: halvings in a row before giving up.
         on_step: called with each converged step (e.g. to write results).
@@ -273,7 +274,7 @@ def simulate(
     if not dt > 0:
         raise ParameterError(f"dt={dt!r} s must be > 0")
     dt_max = dt if dt_max is None else float(dt_max)
-    dt_min = dt / 2**max_cuts if dt_min is None else float(dt_min)
+    dt_min = dt / 64 if dt_min is None else float(dt_min)
     if not 0 < dt_min <= dt <= dt_max:
         raise ParameterError(f"need 0 < dt_min ({dt_min:g} s) <= dt ({dt:g} s) <= dt_max ({dt_max:g} s)")
     folder = Path(checkpoint) if checkpoint is not None else None
