@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                                      base_point=plane.point)
     parameters = {
         "scenario": "image_to_lv_inflation",
-        "image": args.image or "built-in LV phantom",
+        # Never the path (it may name the patient): a file's SHA-256 is in inputs.
+        "image": "user label map" if args.image else "built-in LV phantom",
         "end_diastolic_pressure_kPa": p_ed,
         "mesh_size_mm": h,
         "load_steps": args.steps,
