@@ -87,6 +87,15 @@ class Cavity:
     the load and the constraint are its exact derivative, so the coupled
     system is symmetric.
 
+    In a dynamic run, a volume curve whose rate jumps (a kink of a
+    piecewise-linear :class:`~organfem.mechanics.Table`, a start from rest
+    at a finite rate) jolts the wall's inertia, and the cavity pressure
+    answers with a decaying oscillation from step to step: on the Land et al.
+    LV, +/- 0.07 kPa still after 12 steps with ``GeneralisedAlpha(rho_inf=0.8)``,
+    gone after 6 with ``rho_inf=0.5``, none with ``rho_inf=0`` or
+    :class:`~organfem.mechanics.BDF2`.  Give smooth curves (or a finer
+    table) or a smaller ``rho_inf``.
+
     Args:
         tag: facet tag of the cavity wall (e.g. ``"endo"``).
         pressure: cavity pressure [kPa] as a number or a function of time.
