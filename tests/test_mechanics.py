@@ -16,7 +16,7 @@ from scipy.optimize import brentq
 
 from organfem._dolfinx import dolfinx, ufl
 from organfem.errors import ConvergenceError, MissingTagError, ParameterError
-from organfem.io import load_checkpoint
+from organfem.io import ResultsWriter, load_checkpoint, read_results
 from organfem.materials import Guccione, NeoHookean, VolumetricPenalty
 from organfem.mechanics import (
     Fixed,
@@ -222,14 +222,26 @@ def test_ramp_resumes_from_a_checkpoint(beam, coarse_beam, tmp_path):
 
     whole = problem("whole")
     ramp(whole, 4)
-    ckpt = tmp_path / "ckpt"
-    ramp(problem("first"), [0.25, 0.5], checkpoint=ckpt)
+    ckpt, path = tmp_path / "ckpt", tmp_path / "ramp.vtkhdf"
+
+    def writer_of(p):
+        out = ResultsWriter(path, beam.mesh, resume=True)
+        return out, lambda s: out.write(s.time, {"displacement": p.displacement()})
+
+    first = problem("first")
+    out, write = writer_of(first)
+    ramp(first, [0.25, 0.5], checkpoint=ckpt, results=out, on_step=write)
+    out.__exit__(RuntimeError, RuntimeError("interrupted"), None)  # leaves the .partial file
     # The checkpoint is organfem.io's, holding the committed state at 0.5.
     arrays, record = load_checkpoint(ckpt, beam.comm)
     assert record["time"] == 0.5 and record["step"] == 2
     assert "field_w" in arrays
     resumed = problem("rest")
-    result = ramp(resumed, 4, checkpoint=ckpt)
+    out, write = writer_of(resumed)
+    with out:
+        result = ramp(resumed, 4, checkpoint=ckpt, results=out, on_step=write)
+    # The results file keeps the steps written before the interruption.
+    assert list(read_results(path).times) == [0.25, 0.5, 0.75, 1.0]
     assert [s.time for s in result.steps] == [0.75, 1.0]
     assert [s.level for s in result.steps] == [0.75, 1.0]  # the old name of the pseudo-time
     assert resumed.time == 1.0 and resumed.state.step == 4

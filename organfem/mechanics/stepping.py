@@ -147,6 +147,7 @@ def ramp(
     extrapolate: bool = True,
     on_step: Callable[[SolveResult], None] | None = None,
     checkpoint: str | os.PathLike | None = None,
+    results=None,
 ) -> RampResult:
     """Quasi-static path in pseudo-time ``t`` from ``start`` to 1.
 
@@ -168,6 +169,9 @@ def ramp(
         on_step: called with each converged step (e.g. to write results).
         checkpoint: a folder; the state is saved there after every step and a
             ramp started on it resumes from the last save.
+        results: a :class:`organfem.io.ResultsWriter` opened with
+            ``resume=True``: steps written after the state the ramp starts
+            from are discarded (as in :func:`simulate`).
 
     Raises:
         ConvergenceError: naming the last converged and the unreached
@@ -193,6 +197,8 @@ def ramp(
             f"with ramp(..., start={problem.time:g}) or build a new problem"
         )
 
+    if results is not None:
+        results.discard_after(problem.time)
     steps: list[SolveResult] = []
     history: list[dict[str, float]] = []
     _cavity_history(problem, history)
@@ -212,9 +218,12 @@ def ramp(
             if result.converged:
                 steps.append(result)
                 _cavity_history(problem, history)
-                _save(folder, problem, {})
+                # on_step (which writes results) before the checkpoint: a run
+                # killed between the two resumes from the previous save and
+                # ``results.discard_after`` drops the step written twice.
                 if on_step is not None:
                     on_step(result)
+                _save(folder, problem, {})
                 if cuts and result.iterations <= _EASY_ITERATIONS:
                     increment *= 2.0
                 continue
