@@ -33,7 +33,7 @@ from organfem.imaging import parse_labels, read_image
 from organfem.imaging.phantoms import lv_phantom
 
 # 2. Mesh: LV myocardium with endo/epi/base tags and a planar base cut.
-from organfem.meshing import MeshData, lv_mesh
+from organfem.meshing import lv_mesh
 
 # 3. Fibres: Laplace-Dirichlet rule-based (Bayer et al. 2012), +60/-60 deg.
 from organfem.fibres import ldrb_fibres

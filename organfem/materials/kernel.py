@@ -19,7 +19,6 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ParameterError
