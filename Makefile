@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/jax_vs_ufl.py --json results/bench/jax_vs_ufl.json
 	$(VENV)/bin/python benchmarks/land2015.py --json results/bench/land2015.json
 	$(VENV)/bin/python benchmarks/dynamics.py --json results/bench/dynamics.json
+	$(VENV)/bin/python benchmarks/contact_convergence.py --json results/bench/contact_convergence.json
 
 clean:
 	rm -rf results .pytest_cache .jax_cache build *.egg-info
