@@ -44,6 +44,7 @@ from organfem.mechanics import (
     ViscousDamping,
     preset,
     probe,
+    ramp,
     simulate,
 )
 from organfem.meshing import land_beam
@@ -525,3 +526,32 @@ def test_killed_dynamic_run_resumes_to_the_same_answer(tmp_path, when):
     np.testing.assert_array_equal(again.times, results.times)
     np.testing.assert_array_equal(again.scalars["step"], results.scalars["step"])
     np.testing.assert_array_equal(np.load(folder / "final_u.npy"), np.load(reference / "final_u.npy"))
+
+
+def test_preloaded_body_in_equilibrium_stays_at_rest(beam):
+    # A body brought quasi-statically to equilibrium under a constant load
+    # (ramp), then started in time from rest under the same load, is already a
+    # solution of the equation of motion: u(t) = u_static, v = a = 0.  So the
+    # consistent initial acceleration is zero (to the static Newton
+    # tolerance) and the dynamic run stays where the ramp left it.  The same
+    # problem does both: ramp is rate-independent whatever its integrator.
+    law = NeoHookean(mu=1.0, lmbda=2.0)
+    model = Model(
+        Material(law), Fixed("x0"), Pressure("x1", -0.05), Inertia(1e-6), ViscousDamping(0.1)
+    )
+    problem = HyperelasticProblem(
+        beam, model, integrator=GeneralisedAlpha(rho_inf=0.8), petsc_options_prefix="preload_"
+    )
+    ramp(problem, 2)
+    static = problem.displacement().x.array.copy()
+    tip = np.abs(static).max()
+    assert tip > 0.1  # a real preload [mm]
+    problem.initial_conditions(time=0.0)
+    start = problem.state
+    assert start.time == 0.0 and start.step == 0
+    # Newton's tolerance on the static state (atol 1e-9 on forces over a mass
+    # density of 1e-6 kg/mm^3) bounds the spurious acceleration.
+    assert np.abs(start.fields["a"]).max() < 1e-2
+    simulate(problem, 0.01, 0.002)
+    assert np.abs(problem.displacement().x.array - static).max() < 1e-8 * tip
+    assert np.abs(problem.velocity().x.array).max() < 1e-5

@@ -70,13 +70,22 @@ class Integrator:
 
 @dataclasses.dataclass(frozen=True)
 class QuasiStatic(Integrator):
-    """No inertia; velocities by backward differences (for dashpots and
-    viscosity in pseudo-time).  The integrator of :func:`ramp`."""
+    """No inertia; velocities by backward differences, so that dashpots and
+    viscosity act in slow (creeping) motion in time.
 
+    Args:
+        viscous: False on a pseudo-time path (:func:`ramp` uses it so): the
+            velocity seen by dashpots and viscosity is zero, since a rate in
+            pseudo-time means nothing.
+    """
+
+    viscous: bool = True
     dynamic = False
 
     def coefficients(self, state, h, step, h_prev):
         zero = np.zeros_like(state["u"])
+        if not self.viscous:
+            return Coefficients(0.0, 0.0, zero, zero)
         return Coefficients(1.0 / h, 0.0, -state["u"] / h, zero)
 
     def finish(self, state, u_new, h, step, h_prev):

@@ -590,23 +590,29 @@ class HyperelasticProblem:
         log.debug("t = %.6g s: %s in %d iterations", t_new, result.reason, result.iterations)
         return result
 
-    def initial_conditions(self, *, displacement=None, velocity=None) -> None:
-        """Set the initial displacement [mm] and velocity [mm/s]; the initial
-        acceleration, pressure and cavity multipliers follow. Collective.
+    def initial_conditions(self, *, displacement=None, velocity=None, time: float | None = None) -> None:
+        """Start a run in time from the committed state. Collective.
 
-        ``displacement`` and ``velocity`` are callables of ``x (3, n)`` as for
-        ``Function.interpolate``, or Functions on the displacement space.  The
-        acceleration ``a0`` and the multipliers (incompressibility pressure,
-        volume-driven cavity pressures) are the consistent ones of the
-        constrained equation of motion at ``t0``: one linear solve of the
-        full system with ``a = (u - u0) / eps^2`` for a tiny ``eps``, whose
-        Jacobian is ``M / eps^2 + K`` with the constraint rows (the relative
-        error of ``a0`` is ``(omega eps)^2``, below 1e-8 for frequencies
-        under 1e5 rad/s).  Without inertia only the multipliers are set.
+        ``displacement`` [mm] and ``velocity`` [mm/s] are callables of
+        ``x (3, n)`` as for ``Function.interpolate``, or Functions on the
+        displacement space; by default the committed displacement is kept
+        and the velocity is zero.  ``time`` [s] is the start time (default:
+        the committed time).  The step count and the integrator's history
+        start afresh, so a body preloaded by a quasi-static :func:`ramp`
+        (e.g. inflated to its end-diastolic pressure) can then be integrated
+        in time from rest.
+
+        The acceleration ``a0`` and the multipliers (incompressibility
+        pressure, volume-driven cavity pressures) are the consistent ones of
+        the constrained equation of motion at the start: one linear solve of
+        the full system with ``a = (u - u0) / eps^2`` for a tiny ``eps``,
+        whose Jacobian is ``M / eps^2 + K`` with the constraint rows (the
+        relative error of ``a0`` is ``(omega eps)^2``, below 1e-8 for
+        frequencies under 1e5 rad/s).  Without inertia only the multipliers
+        are set.
         """
-        state = self._committed
-        if state.step:
-            raise ParameterError("initial conditions are set before the first step")
+        state = self._committed.copy()
+        state.fields["v"] = np.zeros_like(state.fields["v"])  # a path's pseudo-velocity is not one
         for name, given in (("u", displacement), ("v", velocity)):
             if given is None:
                 continue
@@ -618,7 +624,13 @@ class HyperelasticProblem:
                     state.fields["w"][self._V_to_W] = f.x.array
                 else:
                     state.fields["w"][:] = f.x.array
-                state.fields["w_prev"] = state.fields["w"].copy()
+        if time is not None:
+            state.time = float(time)
+        state.step, state.dt = 0, 0.0
+        for name in self.integrator.history:
+            state.fields[name] = np.zeros_like(state.fields["u"])
+        state.fields["w_prev"] = state.fields["w"].copy()
+        state.multipliers_prev = state.multipliers.copy()
         self._committed = state
         self.rollback()
         self._consistent_start()

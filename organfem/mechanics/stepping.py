@@ -24,6 +24,7 @@ import numpy as np
 from .. import units
 from ..errors import ConvergenceError, ParameterError
 from ..io import load_checkpoint, save_checkpoint
+from .integrators import QuasiStatic
 from .problem import HyperelasticProblem, SolveResult
 from .state import State
 
@@ -158,7 +159,10 @@ def ramp(
     increment is halved, up to ``max_cuts`` times in a row; easy steps let
     it grow back.  The initial guess of each step is the linear
     extrapolation of the last two converged states (a secant predictor).
-    Collective.
+    The path is quasi-static and rate-independent (no inertia, no viscous
+    forces) whatever integrator the problem has, so it can preload a body
+    that :meth:`~organfem.mechanics.HyperelasticProblem.initial_conditions`
+    and :func:`simulate` then carry on in time from rest.  Collective.
 
     Args:
         problem: the problem; its committed state is the start.
@@ -199,6 +203,16 @@ def ramp(
 
     if results is not None:
         results.discard_after(problem.time)
+    # A path is quasi-static and rate-independent, whatever the problem
+    # integrates in time with.
+    integrator, problem.integrator = problem.integrator, QuasiStatic(viscous=False)
+    try:
+        return _ramp(problem, targets, max_cuts, extrapolate, on_step, folder)
+    finally:
+        problem.integrator = integrator
+
+
+def _ramp(problem, targets, max_cuts, extrapolate, on_step, folder) -> RampResult:
     steps: list[SolveResult] = []
     history: list[dict[str, float]] = []
     _cavity_history(problem, history)
