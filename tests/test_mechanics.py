@@ -19,6 +19,7 @@ from organfem.errors import ConvergenceError, MissingTagError, ParameterError
 from organfem.io import ResultsWriter, load_checkpoint, read_results
 from organfem.materials import Guccione, NeoHookean, VolumetricPenalty
 from organfem.mechanics import (
+    Displacement,
     Fixed,
     HyperelasticProblem,
     Pressure,
@@ -68,6 +69,40 @@ def test_neo_hookean_uniaxial_tension_matches_closed_form(beam, hex_beam):
             problem = _symmetric_uniaxial(domain, law, s, degree=degree, petsc_options_prefix=prefix)
             u = probe(problem.displacement(), np.array([[10.0, 1.0, 1.0]]))[0]
             np.testing.assert_allclose(u, [10 * (l1 - 1), l2 - 1, l2 - 1], rtol=1e-8)
+
+
+def test_prescribed_displacement_stretches_to_the_closed_form(beam):
+    # The end x1 pulled along x by Displacement, ramped from 0 to d = 2 mm over
+    # the pseudo-time (rollers on x0, y0, z0): homogeneous uniaxial stretch
+    # l1 = 1 + d / L, with the lateral stretch l2 of the closed form above,
+    # mu (l2^2 - 1) + lmbda ln(l1 l2^2) = 0; and under the mixed
+    # (incompressible) formulation l2 = l1^(-1/2).
+    mu, lmbda, d = 1.0, 2.0, 2.0
+    l1 = 1 + d / 10.0
+    l2 = brentq(lambda l2: mu * (l2**2 - 1) + lmbda * np.log(l1 * l2**2), 0.2, 1.5)
+    problem = HyperelasticProblem(
+        beam,
+        NeoHookean(mu=mu, lmbda=lmbda),
+        constraints=[Fixed("x0", (0,)), Fixed("y0", (1,)), Fixed("z0", (2,)),
+                     Displacement("x1", (d, None, None))],
+        petsc_options_prefix="pulled_",
+    )  # fmt: skip
+    halfway = []
+    ramp(problem, [0.5, 1.0], on_step=lambda s: halfway.append(probe(problem.displacement(), [[10, 1, 1]])[0, 0]))
+    assert halfway[0] == pytest.approx(d / 2, rel=1e-12)  # ramped: d t
+    u = probe(problem.displacement(), np.array([[10.0, 1.0, 1.0]]))[0]
+    np.testing.assert_allclose(u, [d, l2 - 1, l2 - 1], rtol=1e-8)
+    mixed = HyperelasticProblem(
+        beam,
+        NeoHookean(mu=mu, lmbda=0.0),
+        constraints=[Fixed("x0", (0,)), Fixed("y0", (1,)), Fixed("z0", (2,)),
+                     Displacement("x1", (d, None, None))],
+        formulation="mixed",
+        petsc_options_prefix="pulled_mixed_",
+    )  # fmt: skip
+    ramp(mixed, 2)
+    u = probe(mixed.displacement(), np.array([[10.0, 1.0, 1.0]]))[0]
+    np.testing.assert_allclose(u, [d, l1**-0.5 - 1, l1**-0.5 - 1], rtol=1e-8)
 
 
 def test_incompressible_guccione_uniaxial_matches_closed_form(beam):

@@ -26,7 +26,7 @@ from .contact import Contact, ContactReport, Cylinder, Plane, SignedDistance
 from .domain import CellFibres, Domain
 from .dynamics import Inertia, RayleighDamping, ViscousDamping
 from .integrators import BDF2, BackwardEuler, GeneralisedAlpha, Integrator, Newmark, QuasiStatic
-from .loads import BodyForce, Fixed, Pressure, Spring
+from .loads import BodyForce, Displacement, Fixed, Pressure, Spring
 from .material import Material, QuadratureMaterial, Regions, UFLMaterial
 from .probe import probe
 from .problem import HyperelasticProblem, Model, SolveResult
@@ -49,6 +49,7 @@ __all__ = [
     "QuadratureMaterial",
     "UFLMaterial",
     "Fixed",
+    "Displacement",
     "Pressure",
     "Spring",
     "BodyForce",

@@ -20,7 +20,7 @@ from .kinematics import deformation_gradient
 from .terms import Contribution, FormContext, normal
 from .time import Magnitude, as_time_function, check_vector
 
-__all__ = ["Fixed", "Pressure", "Spring", "BodyForce", "Load", "Constraint"]
+__all__ = ["Fixed", "Displacement", "Pressure", "Spring", "BodyForce", "Load", "Constraint"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +52,52 @@ class Fixed:
             return problem.zero_displacement_bcs(facets, self.components)
 
         return Contribution(bcs=bcs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Displacement:
+    """Prescribed displacement [mm] of the facets tagged ``tag``, in time.
+
+    Args:
+        tag: facet tag name.
+        value: three magnitudes (x, y, z) [mm], each a number or a function
+            of time, or None for a free component: ``(Ramp(2.0), None, None)``
+            pulls the facets 2 mm along x over 1 s and leaves y and z free.
+            On a quasi-static :func:`~organfem.mechanics.ramp`, plain numbers
+            are ramped from 0.
+    """
+
+    tag: str
+    value: Sequence[Magnitude | None]
+
+    def __post_init__(self) -> None:
+        value = tuple(self.value)
+        if len(value) != 3 or all(v is None for v in value):
+            raise ParameterError(
+                f"Displacement({self.tag!r}): value={self.value!r} must give 3 components "
+                "(numbers, functions of time or None for free), not all None"
+            )
+        for axis, v in zip("xyz", value, strict=True):
+            if v is not None:
+                as_time_function(v, f"Displacement({self.tag!r}) {axis}")
+        object.__setattr__(self, "value", value)
+
+    def contribute(self, ctx: FormContext) -> Contribution:
+        facets = ctx.domain.facets(self.tag)  # MissingTagError now
+        given = [(i, v) for i, v in enumerate(self.value) if v is not None]
+        held: list = []
+
+        def bcs(problem) -> list:
+            pairs = problem.component_bcs(facets, [i for i, _ in given])
+            held.extend(value for _, value in pairs)
+            return [bc for bc, _ in pairs]
+
+        def at_time(t: float, ramped: bool) -> None:
+            for function, (i, v) in zip(held, given, strict=True):
+                what = f"Displacement({self.tag!r}) {'xyz'[i]}"
+                function.x.array[:] = as_time_function(v, what, ramped=ramped)(t)
+
+        return Contribution(bcs=bcs, at_time=at_time)
 
 
 class _Magnitude:
@@ -159,5 +205,5 @@ class BodyForce:
         return Contribution(residual=residual, at_time=magnitude.at_time)
 
 
-Constraint = Fixed
+Constraint = Fixed | Displacement
 Load = Pressure | Spring | BodyForce

@@ -311,6 +311,23 @@ class HyperelasticProblem:
             bcs.append(dolfinx.fem.dirichletbc(zero, dofs, space))
         return bcs
 
+    def component_bcs(self, facets: np.ndarray, components: Sequence[int]) -> list[tuple]:
+        """Dirichlet conditions on displacement components on ``facets``, each
+        with its value [mm] held in a Function of the component's space (for
+        terms that move it in time).  Returns ``(bc, value_function)`` pairs."""
+        mesh = self.domain.mesh
+        fdim = mesh.topology.dim - 1
+        mesh.topology.create_connectivity(fdim, mesh.topology.dim)
+        Wu = self.W.sub(0) if self.formulation == "mixed" else self.W
+        out = []
+        for comp in components:
+            space = Wu.sub(comp)
+            collapsed, _ = space.collapse()
+            value = dolfinx.fem.Function(collapsed)
+            dofs = dolfinx.fem.locate_dofs_topological((space, collapsed), fdim, facets)
+            out.append((dolfinx.fem.dirichletbc(value, dofs, space), value))
+        return out
+
     def _rigid_body_modes(self) -> PETSc.NullSpace:
         V = self.W
         x = V.tabulate_dof_coordinates()
