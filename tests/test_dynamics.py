@@ -333,7 +333,7 @@ def _dissipation(problem, form_of_vbar, velocity, h):
     return np.array(out)
 
 
-@pytest.mark.parametrize("damper", ["rayleigh", "viscous", "dashpot"])
+@pytest.mark.parametrize("damper", ["rayleigh", "stiffness", "viscous", "dashpot"])
 def test_each_damper_dissipates_exactly_its_trapezoidal_work(beam, damper):
     # With damping C v, the trapezoidal rule's balance (derivation of the test
     # above, with M a = -K u - C v) is
@@ -341,11 +341,15 @@ def test_each_damper_dissipates_exactly_its_trapezoidal_work(beam, damper):
     # so the energy decreases monotonically and each step loses exactly that
     # work, computed here from the damper's own definition:
     #   RayleighDamping(alpha):  C = alpha M        -> alpha rho |vbar|^2
+    #   RayleighDamping(beta):   C = beta K         -> beta 2 mu |sym grad vbar|^2
+    #                            (lmbda = 0: the tangent is 2 mu on the strain, linearised)
     #   ViscousDamping(eta):     S = eta dE/dt      -> eta |sym grad vbar|^2 (linearised)
     #   Spring(damping=c) on x1: t = -c (v.N) N     -> c (vbar.N)^2 on x1
     alpha, eta, c = 20.0, 1e-3, 2e-4  # 1/s, kPa s, kPa s/mm
+    beta = eta / (2 * MU)  # s: the same dissipation as the viscous case
     term = {
         "rayleigh": RayleighDamping(density=RHO, alpha=alpha),
+        "stiffness": RayleighDamping(beta=beta),
         "viscous": ViscousDamping(eta),
         "dashpot": Spring("x1", 0.0, normal_only=True, damping=c),
     }[damper]
@@ -357,7 +361,13 @@ def test_each_damper_dissipates_exactly_its_trapezoidal_work(beam, damper):
     # 2 zeta w = alpha (amplitude exp(-alpha t / 2)); the viscous stress is
     # eta/(2 mu) times the elastic one (lmbda = 0), so C = eta/(2 mu) K and
     # 2 zeta w = eta w^2 / (2 mu).
-    rate = {"rayleigh": alpha, "viscous": eta * OMEGA_C**2 / (2 * MU), "dashpot": None}[damper]
+    # Stiffness-proportional: C = beta K, 2 zeta w = beta w^2.
+    rate = {
+        "rayleigh": alpha,
+        "stiffness": beta * OMEGA_C**2,
+        "viscous": eta * OMEGA_C**2 / (2 * MU),
+        "dashpot": None,
+    }[damper]
     t_end = PERIOD_C
     if rate is not None:
         t_end = 2 * np.pi / np.sqrt(OMEGA_C**2 - rate**2 / 4)
@@ -365,6 +375,7 @@ def test_each_damper_dissipates_exactly_its_trapezoidal_work(beam, damper):
     qdx, ds = problem.quadrature.dx, problem.domain.ds("x1")
     work = {
         "rayleigh": lambda vb: alpha * RHO * ufl.inner(vb, vb) * qdx,
+        "stiffness": lambda vb: beta * 2 * MU * ufl.inner(ufl.sym(ufl.grad(vb)), ufl.sym(ufl.grad(vb))) * qdx,
         "viscous": lambda vb: eta * ufl.inner(ufl.sym(ufl.grad(vb)), ufl.sym(ufl.grad(vb))) * qdx,
         "dashpot": lambda vb: c * vb[0] ** 2 * ds,
     }[damper]
@@ -374,7 +385,9 @@ def test_each_damper_dissipates_exactly_its_trapezoidal_work(beam, damper):
     assert np.all(loss > 0), loss
     # Each step's loss equals the damper's work to the O(strain) nonlinearity.
     # Measured relative differences: 8.3e-4 (Rayleigh), 6.6e-4 (viscous, also
-    # linearised), 2.8e-4 (dashpot).  A factor in any damper would be O(1).
+    # linearised), 2.8e-4 (dashpot); stiffness-proportional Rayleigh (the
+    # current tangent, linearised here) within the same bound.  A factor in
+    # any damper would be O(1).
     np.testing.assert_allclose(loss, lost, rtol=3e-3)
     fraction = energy[-1] / energy[0]
     assert 0.3 < fraction < 0.9, fraction  # a real loss over one period
