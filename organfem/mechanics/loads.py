@@ -133,7 +133,7 @@ class Pressure:
         magnitude = _Magnitude(ctx, self.value, f"Pressure({self.tag!r})")
         F = deformation_gradient(ctx.u)
         N = normal(ctx)
-        residual = magnitude.constant * ufl.det(F) * ufl.inner(ufl.inv(F).T * N, ctx.v) * ctx.domain.ds(self.tag)
+        residual = magnitude.constant * ufl.det(F) * ufl.inner(ufl.inv(F).T * N, ctx.v) * ctx.ds(self.tag)
 
         def report() -> dict[str, float]:
             return {f"{self.tag}_pressure_kPa": float(magnitude.constant.value)}
@@ -170,7 +170,7 @@ class Spring:
             )
 
     def contribute(self, ctx: FormContext) -> Contribution:
-        ds = ctx.domain.ds(self.tag)
+        ds = ctx.ds(self.tag)
         k = ctx.constant(float(self.stiffness))
         c = ctx.constant(float(self.damping))
         traction = k * ctx.u + c * ctx.velocity

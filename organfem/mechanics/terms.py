@@ -63,6 +63,19 @@ class FormContext:
         """A DOLFINx Constant on the mesh (scalar or vector)."""
         return dolfinx.fem.Constant(self.domain.mesh, value)
 
+    def ds(self, tag: str):
+        """Facet measure on ``tag`` with the quadrature degree of the volume
+        integrals (two more on curved cells).
+
+        For P2 displacements on straight cells, degree 4 integrates follower
+        pressures and cavity volumes (products of the cofactor of F, of
+        degree 2, and a P2 field) and their derivatives exactly; UFL's own
+        estimate for them is degree 10-16 on the residual and more on the
+        Jacobian, several times the work for nothing.
+        """
+        degree = self.quadrature.degree + 2 * (self.domain.geometry_degree - 1)
+        return self.domain.ds(tag, degree=degree)
+
 
 @dataclasses.dataclass(frozen=True)
 class Multiplier:

@@ -18,8 +18,9 @@ from .time import Magnitude, as_time_function, check_vector
 __all__ = ["cavity_volume", "Cavity"]
 
 
-def _volume_form(domain: Domain, u, tag: str, axis, base_point):
+def _volume_form(domain: Domain, u, tag: str, axis, base_point, ds=None):
     """UFL form of the cavity volume [mm^3] (see :func:`cavity_volume`)."""
+    ds = domain.ds(tag) if ds is None else ds
     mesh = domain.mesh
     c = ufl.as_vector(np.asarray(base_point, dtype=np.float64))
     X = ufl.SpatialCoordinate(mesh)
@@ -30,10 +31,10 @@ def _volume_form(domain: Domain, u, tag: str, axis, base_point):
         F = deformation_gradient(u)
         x, nda = X + u, ufl.det(F) * ufl.inv(F).T * N
     if axis is None:
-        return -ufl.dot(x - c, nda) / 3 * domain.ds(tag)
+        return -ufl.dot(x - c, nda) / 3 * ds
     e = np.asarray(axis, dtype=np.float64)
     e = ufl.as_vector(e / np.linalg.norm(e))
-    return -ufl.dot(x - c, e) * ufl.dot(nda, e) * domain.ds(tag)
+    return -ufl.dot(x - c, e) * ufl.dot(nda, e) * ds
 
 
 def cavity_volume(
@@ -138,7 +139,7 @@ class Cavity:
 
     def contribute(self, ctx: FormContext) -> Contribution:
         ctx.domain.facets(self.tag)  # MissingTagError now, not at the first solve
-        volume = _volume_form(ctx.domain, ctx.u, self.tag, self.axis, self.base_point)
+        volume = _volume_form(ctx.domain, ctx.u, self.tag, self.axis, self.base_point, ctx.ds(self.tag))
         reference = cavity_volume(
             ctx.domain, None, self.tag, axis=self.axis, base_point=self.base_point
         )
