@@ -22,7 +22,10 @@ from organfem.mechanics import (
     Displacement,
     Fixed,
     HyperelasticProblem,
+    Material,
+    Model,
     Pressure,
+    Regions,
     Spring,
     cavity_volume,
     probe,
@@ -311,3 +314,37 @@ def test_state_restores_a_problem_to_an_earlier_time(beam):
     np.testing.assert_array_equal(probe(problem.displacement(), tip), u_half)
     ramp(problem, [1.0], start=0.5)
     np.testing.assert_allclose(probe(problem.displacement(), tip), u_end, rtol=1e-10)
+
+
+def test_per_point_parameters_from_regions_and_positions(beam):
+    # A law parameter given per point (Regions by cell tag, or a callable of
+    # position) enters the same kernel as a scalar: with the same value
+    # everywhere the answer is the scalar law's to round-off; with a stiffer
+    # half the beam stretches less (a real per-point field).
+    def stretched(law, **material):
+        problem = HyperelasticProblem(
+            beam,
+            Model(Material(law, **material), Fixed("x0", (0,)), Fixed("y0", (1,)), Fixed("z0", (2,)),
+                  Pressure("x1", -0.3)),
+            petsc_options_prefix=f"fields_{next(_FIELDS)}_",
+        )  # fmt: skip
+        ramp(problem, 2)
+        return probe(problem.displacement(), np.array([[10.0, 1.0, 1.0]]))[0, 0]
+
+    scalar = stretched(NeoHookean(mu=2.0, lmbda=1.0))
+    by_tag = stretched(NeoHookean(mu=1.0, lmbda=1.0), fields={"mu": Regions({"tissue": 2.0})})
+    by_position = stretched(NeoHookean(mu=1.0, lmbda=1.0), fields={"mu": lambda x: 2.0 + 0.0 * x[:, 0]})
+    assert by_tag == pytest.approx(scalar, rel=1e-12)
+    assert by_position == pytest.approx(scalar, rel=1e-12)
+    # mu = 2 on x < 5, 4 beyond: under the same (small) traction each half
+    # stretches about in inverse proportion to its stiffness, so the tip moves
+    # between the all-4 and the all-2 answers, near their mean.
+    stiff = stretched(NeoHookean(mu=4.0, lmbda=1.0))
+    halves = stretched(NeoHookean(mu=1.0, lmbda=1.0), fields={"mu": lambda x: np.where(x[:, 0] < 5, 2.0, 4.0)})
+    assert stiff < halves < scalar
+    assert halves == pytest.approx((stiff + scalar) / 2, rel=0.05)
+    with pytest.raises(ParameterError, match="no cell tag 'scar'"):
+        stretched(NeoHookean(mu=1.0, lmbda=1.0), fields={"mu": Regions({"scar": 2.0})})
+
+
+_FIELDS = iter(range(10**6))
