@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._dolfinx import MPI, PETSc, dolfinx
+from .._dolfinx import PETSc, dolfinx
 
 __all__: list[str] = []
 
@@ -49,7 +49,7 @@ class System:
         if self.m == 0:
             self.A = self.K
             self.x = dolfinx.fem.petsc.create_vector(W)
-            self.b = self.b_w
+            self.b = dolfinx.fem.petsc.create_vector(W)
             return
         n_local = self.n_owned + (self.m if self.last else 0)
         size = (n_local, self.N + self.m)
@@ -98,14 +98,14 @@ class System:
             array[self.n_owned :] = multipliers
         x.assemble()
 
-    def finish_residual(self, residuals: np.ndarray) -> None:
+    def finish_residual(self, residuals: np.ndarray, b: PETSc.Vec) -> None:
         """Copy the assembled field residual ``b_w`` and the multipliers'
-        residuals into ``b``."""
-        if self.m == 0:
-            return
-        array = self.b.getArray()
+        residuals into ``b``: the function vector of SNES, or a work vector
+        of its line search or trust region (``b_w`` is never either, so
+        assembling never overwrites the ``F(x)`` SNES keeps)."""
+        array = b.getArray()
         array[: self.n_owned] = self.b_w.getArray(readonly=True)[: self.n_owned]
-        if self.last:
+        if self.m and self.last:
             array[self.n_owned :] = residuals
 
     # -- matrix -------------------------------------------------------------
@@ -132,6 +132,3 @@ class System:
         for obj in {id(o): o for o in (self.A, self.K, self.x, self.b, self.b_w)}.values():
             obj.destroy()
 
-
-def global_sum(comm, value: float) -> float:
-    return comm.allreduce(value, op=MPI.SUM)

@@ -232,7 +232,7 @@ class Contact:
             move(t)
 
         return Contribution(residual=residual, at_time=at_time, report=report.scalars(self.name),
-                            state=report)
+                            output=report)
 
 
 class _ContactOutput:

@@ -17,7 +17,7 @@ import numpy as np
 from .._dolfinx import ufl
 from ..errors import ParameterError
 from .kinematics import deformation_gradient
-from .terms import Contribution, FormContext, normal
+from .terms import Contribution, FormContext, TimeConstant, normal
 from .time import Magnitude, as_time_function, check_vector
 
 __all__ = ["Fixed", "Displacement", "Pressure", "Spring", "BodyForce", "Load", "Constraint"]
@@ -100,19 +100,6 @@ class Displacement:
         return Contribution(bcs=bcs, at_time=at_time)
 
 
-class _Magnitude:
-    """A Constant that follows a magnitude's function of time."""
-
-    def __init__(self, ctx: FormContext, value, what: str):
-        self.value = value
-        self.what = what
-        self.constant = ctx.constant(0.0)
-        as_time_function(value, what)  # validate now
-
-    def at_time(self, t: float, ramped: bool) -> None:
-        self.constant.value = as_time_function(self.value, self.what, ramped=ramped)(t)
-
-
 @dataclasses.dataclass(frozen=True)
 class Pressure:
     """Follower pressure [kPa] on the facets tagged ``tag``.
@@ -130,7 +117,7 @@ class Pressure:
     value: Magnitude
 
     def contribute(self, ctx: FormContext) -> Contribution:
-        magnitude = _Magnitude(ctx, self.value, f"Pressure({self.tag!r})")
+        magnitude = TimeConstant(ctx, self.value, f"Pressure({self.tag!r})")
         F = deformation_gradient(ctx.u)
         N = normal(ctx)
         residual = magnitude.constant * ufl.det(F) * ufl.inner(ufl.inv(F).T * N, ctx.v) * ctx.ds(self.tag)
@@ -199,7 +186,7 @@ class BodyForce:
         object.__setattr__(self, "value", check_vector(self.value, "BodyForce: value"))
 
     def contribute(self, ctx: FormContext) -> Contribution:
-        magnitude = _Magnitude(ctx, self.scale, "BodyForce")
+        magnitude = TimeConstant(ctx, self.scale, "BodyForce")
         b = ctx.constant(np.asarray(self.value, dtype=np.float64))
         residual = -magnitude.constant * ufl.inner(b, ctx.v) * ctx.quadrature.dx
         return Contribution(residual=residual, at_time=magnitude.at_time)

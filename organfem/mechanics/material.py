@@ -20,6 +20,8 @@ import os
 import types
 from collections.abc import Callable, Mapping
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .. import materials
@@ -270,8 +272,6 @@ class QuadratureMaterial:
 
     def energy_density(self) -> np.ndarray:
         """Strain energy density [kPa] at this rank's points (hyperelastic laws)."""
-        import jax
-
         e, _ = self._strain_now()
         law = self.current_law()
         per_point = [np.ndim(x) > 0 for x in jax.tree.leaves(law)]
@@ -279,8 +279,6 @@ class QuadratureMaterial:
         axes = jax.tree.unflatten(treedef, [0 if p else None for p in per_point])
 
         def psi(law, e, R):
-            import jax.numpy as jnp
-
             E = jnp.array(
                 [[e[0], e[5] / 2, e[4] / 2], [e[5] / 2, e[1], e[3] / 2], [e[4] / 2, e[3] / 2, e[2]]]
             )
@@ -336,9 +334,6 @@ class UFLMaterial:
         pass
 
     def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
         pass
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -443,7 +438,7 @@ class Material:
             material = UFLMaterial(self.law, qs, self.fibres)
             residual = material.residual(ctx.u, ctx.v)
             return Contribution(residual=residual, before_assembly=material.update,
-                                state=material)
+                                state=material, output=material)
         fields = {name: _point_field(name, spec, qs, ctx.domain) for name, spec in self.fields.items()}
         internal = self.internal
         if internal is not None:
@@ -478,4 +473,5 @@ class Material:
             at_time=at_time,
             before_assembly=material.update,
             state=material,
+            output=material,
         )

@@ -28,6 +28,7 @@ from .._dolfinx import MPI, PETSc, basix, dolfinx, ufl
 from ..errors import InvertedElementError, ParameterError
 from ._system import System
 from .domain import Domain
+from .dynamics import Inertia
 from .integrators import Integrator, QuasiStatic
 from .kinematics import deformation_gradient
 from .material import FibreField, Material, QuadratureMaterial, QuadratureSpace
@@ -228,10 +229,10 @@ class HyperelasticProblem:
         for term in ordered:
             contribution = term.contribute(ctx)
             self._terms.append((term, contribution))
-            material = getattr(contribution, "state", None)
+            material = contribution.output
             if isinstance(material, QuadratureMaterial) and ctx.material_tangent is None:
                 ctx = dataclasses.replace(ctx, material_tangent=material.D)
-        self._material = next(c.state for t, c in self._terms if isinstance(t, Material))
+        self._material = next(c.output for t, c in self._terms if isinstance(t, Material))
 
         residuals, jacobians = [], []
         if formulation == "mixed":
@@ -391,10 +392,6 @@ class HyperelasticProblem:
         self._timers["assembly"] += time.perf_counter() - start
 
     def _assemble_residual(self, snes, x, b) -> None:
-        # Line searches (bt, l2) and trust regions ask for F into a work
-        # vector: assemble as always, hand F over there, keep SNES's F(x).
-        work = b.handle != self._system.b.handle
-        saved = self._system.b.copy() if work else None
         self._sync(x)
         start = time.perf_counter()
         b_w = self._system.b_w
@@ -411,11 +408,8 @@ class HyperelasticProblem:
                 for m, f in zip(self._multipliers, self._functionals, strict=True)
             ]
         )
-        self._system.finish_residual(residuals)
-        if work:
-            self._system.b.copy(b)
-            saved.copy(self._system.b)
-            saved.destroy()
+        # Into ``b``: line searches (bt, l2) and trust regions pass work vectors.
+        self._system.finish_residual(residuals, b)
         if not self.min_det_f > 0:
             b.set(np.inf)  # rejected by the line search; reported by the stepper
         self._timers["assembly"] += time.perf_counter() - start
@@ -458,7 +452,7 @@ class HyperelasticProblem:
             fields[name] = zero.copy()
         internal = {}
         for i, (_, c) in enumerate(self._terms):
-            if c.state is not None and hasattr(c.state, "arrays"):
+            if c.state is not None:
                 internal.update({f"t{i}_{k}": v for k, v in c.state.arrays().items()})
         m = len(self._multipliers)
         return State(fields=fields, multipliers=np.zeros(m), multipliers_prev=np.zeros(m), internal=internal)
@@ -494,7 +488,7 @@ class HyperelasticProblem:
         self._state.fields["w"] = self.w.x.array.copy()
         self._state.multipliers = np.array(self._multiplier_values)
         for i, (_, c) in enumerate(self._terms):
-            if c.state is not None and hasattr(c.state, "commit"):
+            if c.state is not None:
                 c.state.commit()
                 self._state.internal.update({f"t{i}_{k}": v for k, v in c.state.arrays().items()})
         self._committed = self._state.copy()
@@ -507,7 +501,7 @@ class HyperelasticProblem:
         for m, value in zip(self._multipliers, self._multiplier_values, strict=True):
             m.constant.value = value
         for i, (_, c) in enumerate(self._terms):
-            if c.state is not None and hasattr(c.state, "restore"):
+            if c.state is not None:
                 prefix = f"t{i}_"
                 c.state.restore({k[len(prefix):]: v for k, v in self._state.internal.items() if k.startswith(prefix)})
         self._evaluated = None
@@ -548,7 +542,7 @@ class HyperelasticProblem:
         self._a_star.x.array[:] = coeffs.a_star
         self.set_time(t_new, ramped=ramped)
         for _, c in self._terms:
-            if c.state is not None and hasattr(c.state, "begin_step"):
+            if c.state is not None:
                 c.state.begin_step(t_new, h)
         # Predictor.  Quasi-static: secant (linear extrapolation) of all
         # unknowns.  Dynamic: u + h v for the displacement, the pressure and
@@ -655,8 +649,6 @@ class HyperelasticProblem:
     def _consistent_start(self, eps: float = 1e-7) -> None:
         """Acceleration and multipliers consistent with the equation of motion
         and the constraints at the committed (initial) state."""
-        from .dynamics import Inertia
-
         state = self._committed
         dynamic = self.integrator.dynamic and any(isinstance(t, Inertia) for t in self.model.terms)
         u0 = state.fields["u"]
@@ -746,7 +738,7 @@ class HyperelasticProblem:
         """The output object a term made (e.g. a contact's report), or None."""
         for t, c in self._terms:
             if t is term:
-                return c.state
+                return c.output
         raise ParameterError(f"{term!r} is not a term of this problem's model")
 
     def describe_loads(self, *, target: bool = False) -> str:
@@ -782,8 +774,6 @@ class HyperelasticProblem:
 
     def kinetic_energy(self) -> float:
         """Kinetic energy [mJ] of the committed state. Collective."""
-        from .dynamics import Inertia
-
         rho = sum(t.density for t in self.model.terms if isinstance(t, Inertia))
         v = self.velocity()
         form = dolfinx.fem.form(0.5 * rho * ufl.inner(v, v) * self.quadrature.dx)

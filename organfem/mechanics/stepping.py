@@ -80,10 +80,6 @@ def _resume(folder: Path | None, problem: HyperelasticProblem) -> State | None:
     return state
 
 
-def _cavity_history(problem: HyperelasticProblem, history: list[dict[str, float]]) -> None:
-    history.append(problem.scalars())
-
-
 def _limit_point_hint(history: list[dict[str, float]]) -> str:
     """A pressure maximum is near when a pressure-driven cavity's compliance
     dV/dp has grown several-fold along the path (it tends to infinity at the
@@ -215,7 +211,7 @@ def ramp(
 def _ramp(problem, targets, max_cuts, extrapolate, on_step, folder) -> RampResult:
     steps: list[SolveResult] = []
     history: list[dict[str, float]] = []
-    _cavity_history(problem, history)
+    history.append(problem.scalars())
     for target in targets:
         current = problem.time
         increment = target - current
@@ -231,7 +227,7 @@ def _ramp(problem, targets, max_cuts, extrapolate, on_step, folder) -> RampResul
             result = problem.step(trial - current, ramped=True)
             if result.converged:
                 steps.append(result)
-                _cavity_history(problem, history)
+                history.append(problem.scalars())
                 # on_step (which writes results) before the checkpoint: a run
                 # killed between the two resumes from the previous save and
                 # ``results.discard_after`` drops the step written twice.
@@ -310,7 +306,7 @@ def simulate(
         results.discard_after(problem.time)
     steps: list[SolveResult] = []
     history: list[dict[str, float]] = []
-    _cavity_history(problem, history)
+    history.append(problem.scalars())
     cuts = 0
     tolerance = 1e-12 * max(1.0, abs(t_end))
     while problem.time < t_end - tolerance:
@@ -322,7 +318,7 @@ def simulate(
         if result.converged:
             cuts = 0
             steps.append(result)
-            _cavity_history(problem, history)
+            history.append(problem.scalars())
             if result.iterations <= _EASY_ITERATIONS and h < dt_max:
                 h = min(1.5 * h, dt_max)
             # on_step (which writes the results) before the checkpoint: a run

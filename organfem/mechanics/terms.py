@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .._dolfinx import dolfinx, ufl
+from .time import as_time_function
 
-__all__ = ["Term", "FormContext", "Contribution", "Multiplier"]
+__all__ = ["Term", "TermState", "FormContext", "Contribution", "Multiplier", "TimeConstant"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +127,11 @@ class Contribution:
         before_assembly: collective; called with the current iterate
             before every residual/Jacobian assembly; returns the smallest
             ``det F`` it saw (``inf`` if it does not look).
-        state: internal variables (see :class:`TermState`), or None.
+        state: internal variables (a :class:`TermState`), or None.
         report: ``() -> dict[str, float]``, scalars for results and logs.
+        output: an object the term offers the user through
+            :meth:`~organfem.mechanics.HyperelasticProblem.term_output` (e.g.
+            a contact's report), or None.
     """
 
     residual: Any = None
@@ -138,6 +142,27 @@ class Contribution:
     before_assembly: Callable[[], float] | None = None
     state: Any = None
     report: Callable[[], Mapping[str, float]] | None = None
+    output: Any = None
+
+
+class TermState(Protocol):
+    """Internal variables of a term, kept in the problem's :class:`State`."""
+
+    def begin_step(self, t: float, dt: float) -> None:
+        """Advance the variables from the committed values to the end of a step."""
+        ...
+
+    def commit(self) -> None:
+        """Make the advanced values the committed ones (the step converged)."""
+        ...
+
+    def arrays(self) -> Mapping[str, Any]:
+        """The committed values, by name (this rank's arrays)."""
+        ...
+
+    def restore(self, arrays: Mapping[str, Any]) -> None:
+        """Set the committed values (rollback, restart)."""
+        ...
 
 
 class Term(Protocol):
@@ -146,6 +171,26 @@ class Term(Protocol):
     def contribute(self, ctx: FormContext) -> Contribution:
         """The term's forms and hooks, built once per problem."""
         ...
+
+
+class TimeConstant:
+    """A DOLFINx Constant that follows a magnitude's function of time.
+
+    Args:
+        ctx: the form context (for the mesh).
+        value: a number, a TimeFunction or a callable of time [s].
+        what: what it drives, for error messages.
+    """
+
+    def __init__(self, ctx: FormContext, value, what: str):
+        self.constant = ctx.constant(0.0)
+        self._plain = as_time_function(value, what)
+        self._ramped = as_time_function(value, what, ramped=True)
+
+    def at_time(self, t: float, ramped: bool) -> None:
+        """Set the Constant to the magnitude at time ``t`` (``ramped``: on a
+        quasi-static path, where plain numbers are ramped)."""
+        self.constant.value = (self._ramped if ramped else self._plain)(t)
 
 
 def form_sum(forms) -> Any:

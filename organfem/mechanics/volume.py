@@ -12,7 +12,7 @@ from .._dolfinx import MPI, dolfinx, ufl
 from ..errors import ParameterError
 from .domain import Domain
 from .kinematics import deformation_gradient
-from .terms import Contribution, FormContext, Multiplier
+from .terms import Contribution, FormContext, Multiplier, TimeConstant
 from .time import Magnitude, as_time_function, check_vector
 
 __all__ = ["cavity_volume", "Cavity"]
@@ -140,36 +140,34 @@ class Cavity:
     def contribute(self, ctx: FormContext) -> Contribution:
         ctx.domain.facets(self.tag)  # MissingTagError now, not at the first solve
         volume = _volume_form(ctx.domain, ctx.u, self.tag, self.axis, self.base_point, ctx.ds(self.tag))
-        reference = cavity_volume(
-            ctx.domain, None, self.tag, axis=self.axis, base_point=self.base_point
-        )
-        p = ctx.constant(0.0)
         label = f"cavity {self.name!r}"
-        state = _CavityState(ctx.domain.comm, dolfinx.fem.form(volume), p)
         # The pressure does work p dV: with the Lagrangian
         # L = Pi_int - p (V(u) - V_target), the residual gains -p dV/du[v].
         dV = _derivative(volume, ctx)
-        residual = -p * dV
         if not self.volume_driven:
-            magnitude = self.pressure
+            pressure = TimeConstant(ctx, self.pressure, label)
+            state = _CavityState(ctx.domain.comm, dolfinx.fem.form(volume), pressure.constant)
+            return Contribution(
+                residual=-pressure.constant * dV,
+                at_time=pressure.at_time,
+                report=state.report(self.name),
+            )
 
-            def at_time(t: float, ramped: bool) -> None:
-                p.value = as_time_function(magnitude, label, ramped=ramped)(t)
-
-            return Contribution(residual=residual, at_time=at_time, report=state.report(self.name))
-
-        given = self.volume
+        p = ctx.constant(0.0)
+        state = _CavityState(ctx.domain.comm, dolfinx.fem.form(volume), p)
+        reference = state.volume()  # the unknowns are zero while the problem is built
+        given = as_time_function(self.volume, label)
         path = {"ramped": False}
 
         def at_time(t: float, ramped: bool) -> None:
             path["ramped"] = ramped
 
         def target(t: float) -> float:
-            if path["ramped"] and not callable(given):
+            if path["ramped"] and not callable(self.volume):
                 # A constant volume on a quasi-static path: from the
                 # reference volume at t = 0 to the target at t = 1.
-                return reference + (float(given) - reference) * t
-            return as_time_function(given, label)(t)
+                return reference + (given(t) - reference) * t
+            return given(t)
 
         # Multiplier equation -(V(u) - V_target) = 0: its derivative -dV is
         # the column of the residual by p, so the system stays symmetric.
@@ -178,7 +176,7 @@ class Cavity:
             target=target, sign=-1.0, unit="kPa",
         )  # fmt: skip
         return Contribution(
-            residual=residual,
+            residual=-p * dV,
             multipliers=(multiplier,),
             at_time=at_time,
             report=state.report(self.name),
