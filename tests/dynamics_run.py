@@ -45,28 +45,39 @@ STEPS = 30
 EPS = 0.05  # tip amplitude [mm]; strain amplitude EPS pi / (2 L) = 0.8 %
 
 
-def bar_problem(prefix: str, integrator=None) -> HyperelasticProblem:
+def bar_problem(
+    prefix: str,
+    integrator=None,
+    *extra,
+    domain: Domain | None = None,
+    eps: float = EPS,
+    petsc_options: dict | None = None,
+) -> HyperelasticProblem:
     """The bar clamped in x at x0 (rollers on y0, z0) with an initial
-    velocity in its first mode, ``v = EPS w sin(pi x / (2 L)) e_x``."""
-    comm = MPI.COMM_WORLD
-    domain = Domain.from_meshdata(land_beam(h=1.0) if comm.rank == 0 else None, comm)
+    velocity in its first mode, ``v = eps w sin(pi x / (2 L)) e_x`` (tip
+    amplitude ``eps`` [mm]), and any ``extra`` terms (dampers)."""
+    if domain is None:
+        comm = MPI.COMM_WORLD
+        domain = Domain.from_meshdata(land_beam(h=1.0) if comm.rank == 0 else None, comm)
     model = Model(
         Material(NeoHookean(mu=MU, lmbda=0.0)),
         Inertia(RHO),
         Fixed("x0", (0,)),
         Fixed("y0", (1,)),
         Fixed("z0", (2,)),
+        *extra,
     )
     problem = HyperelasticProblem(
         domain,
         model,
         integrator=integrator if integrator is not None else GeneralisedAlpha(rho_inf=0.8),
+        petsc_options=petsc_options,
         petsc_options_prefix=prefix,
     )
     beta = np.pi / (2 * L)
     w = beta * np.sqrt(2 * MU / RHO)
     problem.initial_conditions(
-        velocity=lambda x: np.stack([EPS * w * np.sin(beta * x[0]), 0 * x[0], 0 * x[0]])
+        velocity=lambda x: np.stack([eps * w * np.sin(beta * x[0]), 0 * x[0], 0 * x[0]])
     )
     return problem
 

@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dynamics_run  # noqa: E402  (the kill -9 helper, also run in this process)
 
-MU, RHO, L = 1.0, 1e-6, 10.0  # kPa, kg/mm^3, mm
+MU, RHO, L = dynamics_run.MU, dynamics_run.RHO, dynamics_run.L  # kPa, kg/mm^3, mm
 E_YOUNG = 2 * MU  # nu = 0: E = 2 mu (1 + nu)
 K_SPRING = 0.2  # kPa/mm, the Robin spring on x0
 TIP = np.array([[L, 0.5, 0.5]])
@@ -223,23 +223,10 @@ def test_backward_euler_is_first_order_and_matches_its_own_recurrence(beam):
 
 def _clamped(domain, integrator, *extra, eps: float, options=TIGHT) -> HyperelasticProblem:
     """Bar clamped in x at x0 with the velocity of its first mode,
-    v = eps w sin(b x) e_x (tip amplitude eps [mm])."""
-    model = Model(
-        Material(NeoHookean(mu=MU, lmbda=0.0)),
-        Inertia(RHO),
-        Fixed("x0", (0,)),
-        Fixed("y0", (1,)),
-        Fixed("z0", (2,)),
-        *extra,
+    v = eps w sin(b x) e_x (tip amplitude eps [mm]): the kill -9 helper's bar."""
+    return dynamics_run.bar_problem(
+        _prefix("clamped"), integrator, *extra, domain=domain, eps=eps, petsc_options=options
     )
-    problem = HyperelasticProblem(
-        domain, model, integrator=integrator, petsc_options=options,
-        petsc_options_prefix=_prefix("clamped"),
-    )  # fmt: skip
-    problem.initial_conditions(
-        velocity=lambda x: np.stack([eps * OMEGA_C * np.sin(BETA_C * x[0]), 0 * x[0], 0 * x[0]])
-    )
-    return problem
 
 
 def _energies(problem, t_end: float, steps: int):

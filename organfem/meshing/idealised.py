@@ -159,6 +159,15 @@ def _generate(surfaces: dict[str, list[int]], order: int) -> dict:
     }
 
 
+def _made(name: str, mesh: MeshData, h: float, order: int, start: float) -> MeshData:
+    """Log what a generator made (debug level) and return it."""
+    logger.debug(
+        "%s(h=%g, order=%d): %d tetrahedra, %.2f s",
+        name, h, order, mesh.num_cells, time.perf_counter() - start,
+    )  # fmt: skip
+    return mesh
+
+
 def _meshdata(
     raw: dict, order: int, facet_names: dict[str, int], cell_names: dict[str, int] | None
 ) -> MeshData:
@@ -432,14 +441,7 @@ def lv_ellipsoid(
 
         raw = _generate(surfaces, order)
     mesh = _meshdata(raw, order, {"endo": 1, "epi": 2, "base": 3}, None)
-    logger.debug(
-        "lv_ellipsoid(h=%g, order=%d): %d tetrahedra, %.2f s",
-        h,
-        order,
-        mesh.num_cells,
-        time.perf_counter() - start,
-    )
-    return mesh
+    return _made("lv_ellipsoid", mesh, h, order, start)
 
 
 def sphere_shell(
@@ -505,14 +507,7 @@ def sphere_shell(
         raw = _generate(surfaces, order)
     names = {key: value for value, key in enumerate(surfaces, start=1)}
     mesh = _meshdata(raw, order, names, {"wall": 1})
-    logger.debug(
-        "sphere_shell(h=%g, order=%d): %d tetrahedra, %.2f s",
-        h,
-        order,
-        mesh.num_cells,
-        time.perf_counter() - start,
-    )
-    return mesh
+    return _made("sphere_shell", mesh, h, order, start)
 
 
 def tube(
@@ -586,11 +581,4 @@ def tube(
         raw = _generate(surfaces, order)
     names = {key: value for value, key in enumerate(surfaces, start=1)}
     mesh = _meshdata(raw, order, names, {"wall": 1})
-    logger.debug(
-        "tube(h=%g, order=%d): %d tetrahedra, %.2f s",
-        h,
-        order,
-        mesh.num_cells,
-        time.perf_counter() - start,
-    )
-    return mesh
+    return _made("tube", mesh, h, order, start)
