@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ImageError
 
-__all__ = ["Image", "read_image", "write_image", "LPS_TO_RAS"]
+__all__ = ["Image", "read_image", "write_image", "check_geometry", "LPS_TO_RAS", "SPACING_RANGE_MM"]
 
 #: Diagonal flip between LPS and RAS coordinates (x and y change sign).
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
@@ -176,6 +176,32 @@ class Image:
         )
 
 
+#: Plausible voxel sizes of organ images [mm]: from micro-CT (a few um) to the
+#: thickest clinical slices (10-20 mm).  Outside this range the header is wrong
+#: (a spacing in metres, or a placeholder such as 0 or 1000).
+SPACING_RANGE_MM = (1e-3, 50.0)
+
+
+def check_geometry(image: Image, source: str = "image") -> None:
+    """Refuse voxel sizes no organ image has, before any work is done on it.
+
+    Args:
+        image: the image.
+        source: the input's name for the message (a role, not a path).
+
+    Raises:
+        ImageError: naming ``source``, the spacing in mm and the accepted range.
+    """
+    low, high = SPACING_RANGE_MM
+    spacing = np.asarray(image.spacing, dtype=float)
+    if not np.all(np.isfinite(spacing)) or (spacing < low).any() or (spacing > high).any():
+        raise ImageError(
+            f"{source}: voxel spacing {np.round(spacing, 6).tolist()} mm is outside the "
+            f"plausible range {low:g}-{high:g} mm of organ images; the file's header is "
+            "wrong (a spacing in metres or a placeholder?): fix the spacing in the header"
+        )
+
+
 def _sitk_reason(err: RuntimeError) -> str:
     """The informative part of a SimpleITK exception message."""
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
@@ -248,7 +274,9 @@ def read_image(path: str | os.PathLike) -> Image:
     if path.is_dir():
         from .dicom import read_dicom_series
 
-        return read_dicom_series(path)
+        image = read_dicom_series(path)
+        check_geometry(image, str(path))
+        return image
     import SimpleITK as sitk
 
     if path.name.endswith((".nii", ".nii.gz")):
@@ -262,9 +290,11 @@ def read_image(path: str | os.PathLike) -> Image:
             f"expected; the file may be truncated or corrupt): {reason}"
         ) from err
     try:
-        return Image.from_sitk(image)
+        image = Image.from_sitk(image)
     except ImageError as err:
         raise ImageError(f"{path}: {err}") from err
+    check_geometry(image, str(path))
+    return image
 
 
 def write_image(image: Image, path: str | os.PathLike) -> Path:
@@ -276,10 +306,25 @@ def write_image(image: Image, path: str | os.PathLike) -> Path:
     suffix = next((s for s in IMAGE_SUFFIXES if name.endswith(s)), None)
     if suffix not in (".nii", ".nii.gz", ".nrrd", ".mha"):
         raise ImageError(f"{path}: suffix must be one of .nii, .nii.gz, .nrrd, .mha")
+    import contextlib
+
+    from ..errors import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"cannot write image {name}: a folder of that name is in the way")
+    # A hidden temporary file beside ``path``, moved onto it when complete: a
+    # file already there is intact until then.  Created with the umask.
     tmp = path.with_name(f".{name[: -len(suffix)]}.partial{suffix}")
+    kept = "the file already there is unchanged" if path.exists() else "nothing was written"
     try:
         sitk.WriteImage(image.to_sitk(), str(tmp), useCompression=suffix in (".nii.gz", ".nrrd"))
         os.replace(tmp, path)
+    except RuntimeError as err:  # SimpleITK names no errno: say what it says, without the folder
+        reason = _sitk_reason(err).replace(str(tmp.parent), "").replace(tmp.name, name)
+        raise OutputError(f"cannot write image {name}: {reason}; {kept}") from None
+    except OSError as err:
+        raise OutputError(f"cannot write image {name}: {OutputError.reason(err)}; {kept}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. a read-only file system
+            tmp.unlink(missing_ok=True)
     return path

@@ -25,6 +25,7 @@ from .image import Image
 __all__ = [
     "CANONICAL_NAMES",
     "MMWHS",
+    "MMWHS_1_7",
     "TOTALSEG_HEARTCHAMBERS",
     "TOTALSEG_TOTAL",
     "LABEL_PRESETS",
@@ -32,6 +33,8 @@ __all__ = [
     "label_mask",
     "label_components",
     "check_single_component",
+    "LABEL_ALIASES",
+    "resolve_label",
 ]
 
 #: Names of the cardiac structures used across organfem (blood pool = cavity).
@@ -61,6 +64,16 @@ MMWHS: Mapping[str, int] = MappingProxyType(
         "aorta": 820,
         "pulmonary_artery": 850,
     }
+)
+
+#: The MM-WHS codes renumbered 1-7 in ascending order of the original codes
+#: (205 -> 1, 420 -> 2, 500 -> 3, 550 -> 4, 600 -> 5, 820 -> 6, 850 -> 7), the
+#: order used when deep-learning codes train on MM-WHS and write their
+#: predictions with consecutive class indices (e.g. MONAI- and nnU-Net-based
+#: pipelines: ``{205: 1, 420: 2, 500: 3, 550: 4, 600: 5, 820: 6, 850: 7}``).
+MMWHS_1_7: Mapping[str, int] = MappingProxyType(
+    {name: index for index, (name, _) in
+     enumerate(sorted(MMWHS.items(), key=lambda item: item[1]), start=1)}
 )
 
 #: TotalSegmentator task ``heartchambers_highres`` (Wasserthal et al.,
@@ -110,10 +123,31 @@ TOTALSEG_TOTAL: Mapping[str, int] = MappingProxyType(
 LABEL_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
         "mmwhs": MMWHS,
+        "mmwhs-1-7": MMWHS_1_7,
         "totalseg-heartchambers": TOTALSEG_HEARTCHAMBERS,
         "totalseg-total": TOTALSEG_TOTAL,
     }
 )
+
+#: Canonical name -> names that may stand in for it when a mapping lacks it: a
+#: whole-heart preset's ``myocardium`` serves as the LV myocardium (for the LV
+#: mesher it is cut at the valve plane and only the part around the LV blood
+#: pool is kept).
+LABEL_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"lv_myocardium": ("myocardium",)}
+)
+
+
+def resolve_label(labels: Mapping[str, int], name: str) -> str:
+    """``name`` if the mapping has it, else the first of its :data:`LABEL_ALIASES` it has.
+
+    Returns ``name`` unchanged when neither is present (the caller's lookup
+    then reports the missing name with the names that are defined).
+    """
+    if name in labels:
+        return name
+    return next((alias for alias in LABEL_ALIASES.get(name, ()) if alias in labels), name)
+
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

@@ -9,7 +9,17 @@ label maps (:mod:`organfem.meshing.from_image`), and :func:`mesh_quality`
 reports on any tetrahedral mesh (for curved cells: on their corners).
 """
 
-from .from_image import ImageMesh, labels_mesh, lv_mesh, valve_plane, vessel_mesh
+from .from_image import (
+    ImageMesh,
+    WallRepair,
+    estimated_cells,
+    labels_mesh,
+    long_axis,
+    lv_mesh,
+    valve_plane,
+    vessel_end_caps,
+    vessel_mesh,
+)
 from .idealised import BEAM_LENGTHS, land_beam, lv_ellipsoid, sphere_shell, tube
 from .mesh import CELL_TYPES, TET_EDGES, MeshData, boundary_facets
 from .quality import MeshQuality, QualityThresholds, mesh_quality, tet_measures
@@ -27,6 +37,10 @@ __all__ = [
     "tube",
     "BEAM_LENGTHS",
     "ImageMesh",
+    "WallRepair",
+    "estimated_cells",
+    "long_axis",
+    "vessel_end_caps",
     "lv_mesh",
     "vessel_mesh",
     "labels_mesh",

@@ -515,11 +515,21 @@ def remesh_surface(surface: LabelSurface, size: float) -> LabelSurface:
     triangles = np.asarray(new.regular_faces, dtype=np.int64)
     open_edges, nonmanifold = _edge_use(triangles)
     if open_edges or nonmanifold:
-        raise MeshError(
-            f"remeshing at size {size} mm gave a surface with {open_edges} open and "
-            f"{nonmanifold} non-manifold edges; the label has parts thinner than about "
-            "two elements: use a smaller size"
+        edges, counts = np.unique(_edges(triangles), axis=0, return_counts=True)
+        bad = points[edges[counts != 2]].mean(axis=1)
+        where = []
+        for x in bad:  # one location per cluster of bad edges within 2 sizes
+            if all(np.linalg.norm(x - y) > 2 * size for y in where):
+                where.append(x)
+        shown = "; ".join(f"({', '.join(f'{v:.1f}' for v in x)})" for x in where[:5])
+        error = MeshError(
+            f"remeshing at size {size:g} mm gave a surface with {open_edges} open and "
+            f"{nonmanifold} non-manifold edges near {shown} mm (LPS): the label has parts "
+            "(or gaps) thinner than about two elements there; use a smaller size or fix the "
+            "label there"
         )
+        error.locations = [np.asarray(x) for x in where]
+        raise error
     nearest = surface.nearest_triangle(points[triangles].mean(axis=1))
     # Orientation: agree with the nearest old (outward) triangle, per component.
     agree = np.einsum(
