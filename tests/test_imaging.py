@@ -1,5 +1,6 @@
-"""organfem.imaging: exact geometry through files and DICOM, de-identification,
-label conventions, and segmentation helpers checked against closed forms."""
+"""organfem.imaging: exact geometry through files and DICOM, label conventions,
+and segmentation helpers checked against closed forms (de-identification:
+test_deidentify.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from organfem.cli import main
 from organfem.errors import ImageError, ParameterError, SegmentationError
 from organfem.imaging import (
-    BASIC_PROFILE_ACTIONS,
     CANONICAL_NAMES,
     LABEL_PRESETS,
     Image,
     blood_pool_from_cta,
     check_single_component,
-    deidentify,
     fill_holes,
     label_components,
     label_mask,
@@ -270,150 +268,6 @@ def test_dicom_folder_errors(tmp_path, series):
         read_dicom_series(sizes)
 
 
-def _identifying_bytes(truth: list[dict]) -> list[bytes]:
-    values = [v.encode() for v in IDENTIFYING.values()] + [b"Doe", PRIVATE_VALUE.encode()]
-    for slice_ in truth:
-        values += [slice_[key].encode() for key in ("sop", "study", "series", "frame")]
-    return values
-
-
-def _walk_tags(ds):
-    for elem in ds:
-        yield elem
-        if elem.VR == "SQ":
-            for item in elem.value:
-                yield from _walk_tags(item)
-
-
-@pytest.fixture(scope="module")
-def deidentified(series, tmp_path_factory):
-    folder, _ = series
-    dst = tmp_path_factory.mktemp("out") / "anon"
-    return dst, deidentify(folder, dst, salt="unit-test-salt")
-
-
-def test_deidentify_removes_identifiers(series, deidentified):
-    _, truth = series
-    dst, report = deidentified
-    outputs = sorted(dst.iterdir())
-    assert [p.name for p in outputs] == [f"{i:06d}.dcm" for i in range(1, 7)]
-    # Counts from what _write_series put in each of the 6 files:
-    # private creator + private element = 2 per file;
-    # Study, Series, SOP, FrameOfReference, MediaStorageSOPInstance UIDs = 5 per
-    # file, plus one ReferencedSOPInstanceUID in slices 2..6.
-    assert report.files_written == 6 and report.files_skipped == 1  # notes.txt
-    assert report.private_tags_removed == 12
-    assert report.uids_replaced == 6 * 5 + 5
-    # Emptied (Z): PatientName, PatientID, PatientBirthDate, ReferringPhysicianName,
-    # StudyDate, AccessionNumber, and ContentCreatorName by the PN net = 7 per file;
-    # removed (X): InstitutionName = 1 per file.
-    assert report.attributes_emptied == 6 * 7
-    assert report.attributes_removed == 6 * 1
-    for text in map(str, (report, report.summary())):
-        assert "Doe" not in text and str(dst) not in text
-
-    for path in outputs:
-        data = path.read_bytes()
-        for value in _identifying_bytes(truth):
-            assert value not in data, f"{value!r} left in {path.name}"
-        ds = pydicom.dcmread(path)
-        assert not [e for e in _walk_tags(ds) if e.tag.is_private]
-        assert ds.PatientIdentityRemoved == "YES"
-        code = ds.DeidentificationMethodCodeSequence[0]
-        assert (code.CodeValue, code.CodingSchemeDesignator) == ("113100", "DCM")
-        assert ds.PatientName == "" and "InstitutionName" not in ds
-    assert not (dst / "notes.txt").exists()
-
-
-def test_deidentify_keeps_geometry_pixels_and_uid_consistency(series, deidentified):
-    folder, truth = series
-    dst, _ = deidentified
-    out = [pydicom.dcmread(p) for p in sorted(dst.iterdir())]
-    by_position = {tuple(np.round(np.array(ds.ImagePositionPatient, float), 4)): ds for ds in out}
-    new_sop = {}
-    for slice_ in truth:
-        ds = by_position[tuple(np.round(slice_["ipp"], 4))]
-        assert ds.PixelData == slice_["raw"].tobytes()  # pixels unchanged, bit for bit
-        assert ds.SOPInstanceUID != slice_["sop"]
-        assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
-        new_sop[slice_["sop"]] = ds.SOPInstanceUID
-    for key in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
-        values = {str(getattr(ds, key)) for ds in out}
-        assert len(values) == 1 and values.isdisjoint({t[k] for t in truth for k in truth[0]
-                                                       if isinstance(t[k], str)})  # fmt: skip
-    assert len({ds.SOPInstanceUID for ds in out}) == 6
-    # References between files follow the same UID mapping.
-    for k in range(1, 6):
-        ds = by_position[tuple(np.round(truth[k]["ipp"], 4))]
-        assert ds.SourceImageSequence[0].ReferencedSOPInstanceUID == new_sop[truth[k - 1]["sop"]]
-    # The de-identified series reads back with the same geometry and HU values.
-    _check_geometry(read_dicom_series(dst), truth)
-
-
-def test_deidentify_salt_determinism_and_refusals(series, tmp_path, caplog):
-    folder, truth = series
-    caplog.set_level("DEBUG")
-
-    def sop_uids(dst):
-        return sorted(str(pydicom.dcmread(p).SOPInstanceUID) for p in dst.iterdir())
-
-    deidentify(folder, tmp_path / "a", salt="s1")
-    deidentify(folder, tmp_path / "b", salt="s1")
-    deidentify(folder, tmp_path / "c", salt="s2")
-    assert sop_uids(tmp_path / "a") == sop_uids(tmp_path / "b") != sop_uids(tmp_path / "c")
-    with pytest.raises(ParameterError, match="already exists"):
-        deidentify(folder, tmp_path / "a")
-    with pytest.raises(ParameterError, match="inside the source"):
-        deidentify(folder, folder / "anon")
-    nodicom = tmp_path / "nodicom"
-    nodicom.mkdir()
-    (nodicom / "x.txt").write_text("x")
-    with pytest.raises(ImageError, match="holds no DICOM files"):
-        deidentify(nodicom, tmp_path / "d")
-    assert not (tmp_path / "d").exists()
-    assert not list(tmp_path.glob(".*partial*")), "a temporary folder was left behind"
-    for record in caplog.records:
-        for value in _identifying_bytes(truth):
-            assert value.decode() not in record.getMessage()
-
-
-def test_retain_patient_characteristics_option(tmp_path):
-    src = tmp_path / "src"
-    _write_series(src, n=2)
-    for path in src.iterdir():
-        ds = pydicom.dcmread(path)
-        ds.PatientSex, ds.PatientWeight = "F", "61.5"
-        ds.save_as(path)
-    deidentify(src, tmp_path / "plain")
-    deidentify(src, tmp_path / "kept", retain_patient_characteristics=True)
-    plain = pydicom.dcmread(next((tmp_path / "plain").iterdir()))
-    kept = pydicom.dcmread(next((tmp_path / "kept").iterdir()))
-    assert plain.PatientSex == "" and "PatientWeight" not in plain
-    assert kept.PatientSex == "F" and float(kept.PatientWeight) == 61.5
-    codes = [item.CodeValue for item in kept.DeidentificationMethodCodeSequence]
-    assert codes == ["113100", "113108"]
-
-
-def test_profile_table_uses_dicom_keywords():
-    from pydicom.datadict import tag_for_keyword
-
-    assert [k for k in BASIC_PROFILE_ACTIONS if tag_for_keyword(k) is None] == []
-    assert set(BASIC_PROFILE_ACTIONS.values()) == {"X", "Z", "U"}
-
-
-def test_cli_deidentify_prints_counts_only(series, tmp_path, capsys):
-    folder, truth = series
-    dst = tmp_path / "cli_out"
-    assert main(["deidentify", str(folder), str(dst)]) == 0
-    captured = capsys.readouterr()
-    output = captured.out + captured.err
-    assert "de-identified 6 DICOM file(s), skipped 1" in output
-    for value in _identifying_bytes(truth):
-        assert value.decode() not in output
-    assert len(list(dst.glob("*.dcm"))) == 6
-    assert main(["deidentify", str(folder), str(dst)]) == 1  # refuses to overwrite
-
-
 # ------------------------------------------------------------------ labels
 
 
@@ -447,7 +301,7 @@ def test_parse_labels_presets_and_pairs():
         ("a=0", "must be positive"),
         ("a=-3", "must be positive"),
         ("1a=3", "bad name"),
-        ("nosuch", "presets: mmwhs, totalseg-heartchambers, totalseg-total"),
+        ("nosuch", "presets: mmwhs, mmwhs-1-7, totalseg-heartchambers, totalseg-total"),
         ("mmwhs,aorta=9", "name 'aorta' given twice"),
         ("mmwhs,totalseg-heartchambers", "given twice"),
         ({"a": 1.5}, "must be an integer"),

@@ -5,20 +5,24 @@ millimetres (see :mod:`organfem.imaging.image`).
 
 * :mod:`~organfem.imaging.image`: the :class:`Image` value object, NIfTI /
   NRRD / MetaImage input and output;
-* :mod:`~organfem.imaging.dicom`: reading a DICOM series, de-identifying a
-  DICOM folder (PS3.15 Annex E basic profile);
+* :mod:`~organfem.imaging.dicom`: reading a DICOM series;
+* :mod:`~organfem.imaging.deidentify`: de-identifying a DICOM folder (DICOM
+  PS3.15 Annex E, the whole of Table E.1-1), listing its series;
 * :mod:`~organfem.imaging.labels`: named label conventions and checks;
 * :mod:`~organfem.imaging.segment`: thresholds, region growing, morphology,
   resampling and a CT-angiography blood-pool recipe.
 """
 
-from .dicom import (
+from .deidentify import (
     BASIC_PROFILE_ACTIONS,
+    PATIENT_CHARACTERISTICS,
     DeidentifyReport,
+    SeriesInfo,
     deidentify,
-    read_dicom_series,
+    list_series,
 )
-from .image import LPS_TO_RAS, Image, read_image, write_image
+from .dicom import read_dicom_series
+from .image import LPS_TO_RAS, Image, check_geometry, read_image, write_image
 from .labels import (
     CANONICAL_NAMES,
     LABEL_PRESETS,
@@ -26,6 +30,7 @@ from .labels import (
     label_components,
     label_mask,
     parse_labels,
+    resolve_label,
 )
 from .segment import (
     blood_pool_from_cta,
@@ -43,14 +48,19 @@ __all__ = [
     "Image",
     "read_image",
     "write_image",
+    "check_geometry",
     "LPS_TO_RAS",
     "read_dicom_series",
     "deidentify",
+    "list_series",
     "DeidentifyReport",
+    "SeriesInfo",
     "BASIC_PROFILE_ACTIONS",
+    "PATIENT_CHARACTERISTICS",
     "CANONICAL_NAMES",
     "LABEL_PRESETS",
     "parse_labels",
+    "resolve_label",
     "label_mask",
     "label_components",
     "check_single_component",
