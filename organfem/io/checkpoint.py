@@ -17,7 +17,11 @@ never a mixture.  Files are synced before they are renamed, so this holds
 after a power cut too on file systems that honour ``fsync``.
 
 Arrays are stored as NumPy ``.npz`` files (no pickles: object arrays are
-refused) and are read back bit for bit; the record is stored as JSON.
+refused) and are read back bit for bit; the record is stored as JSON.  Files
+and folders are created with the user's umask.  A save that cannot be
+written (a full disk, no permission, a file in the way) raises
+:class:`~organfem.errors.OutputError` and removes what it wrote; the
+previous checkpoint stays loadable.
 Neither the folder's path nor any input file name is written into the
 checkpoint or its error messages.
 """
@@ -37,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from organfem.errors import ParameterError
+from organfem.errors import OrganfemError, OutputError, ParameterError
 from organfem.io._gather import on_all, on_root
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
@@ -49,6 +53,7 @@ _FORMAT = "organfem-checkpoint"
 _VERSION = 1
 _SAVE = re.compile(r"save-(\d{6,})\Z")
 _TEMPORARY = ".tmp"
+_KEPT = "the previous checkpoint, if any, is intact and a resumed run starts from it"
 
 
 def save_checkpoint(
@@ -74,9 +79,10 @@ def save_checkpoint(
             numbers; tuples come back as lists.
 
     Raises:
-        ParameterError: On every rank, for a bad array name or dtype, a
-            record that is not JSON-able or differs between ranks, or a
-            file that cannot be written.
+        ParameterError: On every rank, for a bad array name or dtype, or a
+            record that is not JSON-able or differs between ranks.
+        OutputError: On every rank, when a file or folder cannot be
+            written; the previous checkpoint, if any, stays loadable.
     """
     folder = Path(folder)
     text = on_all(comm, lambda: _prepare(arrays, record), "preparing a checkpoint")
@@ -88,11 +94,16 @@ def save_checkpoint(
             f" rank {rank} gives {texts[rank]}"
         )
     save = comm.bcast(on_root(comm, lambda: _new_save(folder), "creating a checkpoint"), root=0)
-    on_all(
-        comm,
-        lambda: _write_rank_file(folder / save / f"rank{comm.rank}.npz", arrays),
-        "writing its checkpoint file",
-    )
+    try:
+        on_all(
+            comm,
+            lambda: _write_rank_file(folder / save / f"rank{comm.rank}.npz", arrays),
+            "writing its checkpoint file",
+        )
+    except OrganfemError:
+        if comm.rank == 0:  # every rank is done writing (on_all gathers)
+            shutil.rmtree(folder / save, ignore_errors=True)
+        raise
     index = {
         "format": _FORMAT,
         "version": _VERSION,
@@ -184,8 +195,10 @@ def _write_rank_file(path: Path, arrays: Mapping[str, npt.ArrayLike]) -> None:
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except OSError as err:
-        raise ParameterError(
-            f"cannot write checkpoint file {path.parent.name}/{path.name}: {err.strerror}"
+        _remove_quietly(temporary)
+        raise OutputError(
+            f"cannot write checkpoint file {path.parent.name}/{path.name}:"
+            f" {OutputError.reason(err)}; {_KEPT}"
         ) from None
 
 
@@ -223,8 +236,9 @@ def _new_save(folder: Path) -> str:
         name = f"save-{number:06d}"
         (folder / name).mkdir()
     except OSError as err:
-        raise ParameterError(
-            f"cannot create a checkpoint in the given folder: {err.strerror}"
+        raise OutputError(
+            "cannot create a checkpoint in the given checkpoint folder:"
+            f" {OutputError.reason(err)}; {_KEPT}"
         ) from None
     return name
 
@@ -242,7 +256,18 @@ def _write_index(folder: Path, index: Mapping[str, Any]) -> None:
         os.replace(temporary, path)
         _sync_folder(folder)
     except OSError as err:
-        raise ParameterError(f"cannot write checkpoint index {_INDEX}: {err.strerror}") from None
+        _remove_quietly(temporary)
+        raise OutputError(
+            f"cannot write checkpoint index {_INDEX}: {OutputError.reason(err)}; {_KEPT}"
+        ) from None
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove a temporary file if it is there (and the file system lets us)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _sync_folder(folder: Path) -> None:

@@ -3,13 +3,21 @@
 Reading needs h5py, and VTK (through PyVista) for :meth:`Results.mesh`; it does
 not import DOLFINx, so results can be read and rendered on machines without it.
 The layout is described in :mod:`organfem.io._vtkhdf`.
+
+The partial file of an unfinished run (``run.vtkhdf.partial``, see
+:class:`organfem.io.ResultsWriter`) is read when it is asked for by name:
+its complete steps are read, an incomplete last step is left out, and
+:attr:`Results.unfinished` is true.  It may be read while the run is still
+writing it (without HDF5 file locking: an older writer may hold a lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,12 +27,15 @@ import numpy as np
 import numpy.typing as npt
 
 from organfem.errors import MeshError, ParameterError
-from organfem.io._vtkhdf import VTKHDF_VERSION, decode
+from organfem.io._vtkhdf import VTKHDF_VERSION, decode, file_layout
 
 if TYPE_CHECKING:
     import pyvista
 
 __all__ = ["Results", "read_results"]
+
+_PARTIAL = ".partial"
+"""Ending of the file a results writer writes before it finishes."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,11 @@ class Results:
     times: npt.NDArray[np.float64]
     scalars: Mapping[str, npt.NDArray[np.float64]]
     attributes: Mapping[str, str | int]
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether this is the partial file of a run that did not finish (or is running)."""
+        return self.path.name.endswith(_PARTIAL)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -82,11 +98,12 @@ class Results:
         reader = vtkHDFReader()
         reader.AddObserver("ErrorEvent", lambda _obj, _event: errors.append("error"))
         reader.SetFileName(str(self.path))
-        if num_steps:
-            step %= num_steps
-            ok = reader.UpdateTimeStep(float(self.times[step]))
-        else:
-            ok = reader.GetExecutive().Update()
+        with _no_file_locking(self.unfinished):
+            if num_steps:
+                step %= num_steps
+                ok = reader.UpdateTimeStep(float(self.times[step]))
+            else:
+                ok = reader.GetExecutive().Update()
         grid = pyvista.wrap(reader.GetOutput())
         if errors or not ok or not isinstance(grid, pyvista.UnstructuredGrid):
             raise MeshError(f"VTK could not read the unstructured grid in results file {self.path}")
@@ -103,23 +120,31 @@ def read_results(path: str | Path) -> Results:
     step's fields on demand.  Not collective (call it on one rank or on all).
 
     Args:
-        path: The ``.vtkhdf`` file.
+        path: The ``.vtkhdf`` file, or the ``.vtkhdf.partial`` file of an
+            unfinished run (its complete steps; see :attr:`Results.unfinished`).
 
     Returns:
         The file's :class:`Results`.
 
     Raises:
-        MeshError: If the file is missing, not HDF5, or not a VTKHDF
-            unstructured grid of major version 2.
+        MeshError: If the file is missing (naming the partial file when the
+            run did not finish), not HDF5, or not a VTKHDF unstructured grid
+            of major version 2.
     """
     path = Path(path)
+    unfinished = path.name.endswith(_PARTIAL)
     if not path.is_file():
-        hint = " (a .partial file exists: the run did not finish)" if Path(
-            str(path) + ".partial"
-        ).exists() else ""
+        partial = path.with_name(path.name + _PARTIAL)
+        hint = (
+            f"; the run did not finish (or is still running): {partial.name} holds the steps"
+            " written so far, read it by that name"
+            if not unfinished and partial.is_file()
+            else ""
+        )
         raise MeshError(f"results file {path} does not exist{hint}")
     try:
-        file = h5py.File(path, "r")
+        # The writer of a partial file may still hold it open (an older one, locked).
+        file = h5py.File(path, "r", locking=False) if unfinished else h5py.File(path, "r")
     except OSError as err:
         raise MeshError(f"results file {path} is not a readable HDF5 file: {err}") from None
     with file:
@@ -141,14 +166,38 @@ def read_results(path: str | Path) -> Results:
             attributes = (
                 {k: decode(v) for k, v in organfem_group.attrs.items()} if organfem_group else {}
             )
-        except (KeyError, OSError) as err:
-            raise MeshError(f"results file {path} is incomplete or corrupt: {err}") from None
+            if unfinished and times.size:
+                # Only complete steps: a killed writer may leave a last one half written.
+                count = len(file_layout(file).times)
+                times = times[:count]
+                scalars = {name: _frozen(values[:count]) for name, values in scalars.items()}
+        except (KeyError, ValueError, OSError) as err:
+            state = " (the run may be writing it now: try again)" if unfinished else ""
+            raise MeshError(f"results file {path} is incomplete or corrupt{state}: {err}") from None
     return Results(
         path=path,
         times=_frozen(times),
         scalars=types.MappingProxyType(scalars),
         attributes=types.MappingProxyType(attributes),
     )
+
+
+@contextlib.contextmanager
+def _no_file_locking(active: bool) -> Iterator[None]:
+    """Without HDF5 file locking (VTK's HDF5 library reads the environment)."""
+    if not active:
+        yield
+        return
+    key = "HDF5_USE_FILE_LOCKING"
+    before = os.environ.get(key)
+    os.environ[key] = "FALSE"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def _frozen(array: npt.NDArray[Any]) -> npt.NDArray[Any]:

@@ -10,11 +10,31 @@ by :meth:`ResultsWriter.close`.  If the ``with`` block raises, the partial file
 is left for inspection and ``path`` is not touched.  The file is flushed after
 every step, so a run killed at any instant (even by ``SIGKILL``) leaves a
 partial file holding every step written before; ``resume=True`` reopens it.
+
+Write faults: a full disk, an exceeded quota or file size limit, a folder
+that is not writable or a folder in the way end in an
+:class:`~organfem.errors.OutputError` naming the file (never its folder),
+not in a crash.  HDF5 does not survive a write that fails for want of space:
+the failed flush crashes the process (segmentation fault, h5py issue 914).
+So HDF5 never writes to the disk itself here: it writes through a file
+object (h5py's ``fileobj`` driver, :class:`_GuardedFile`) that keeps in
+memory what the disk refuses, and reports success.  Rank 0 also holds a
+reserve beside the partial file (``.<name>.partial.reserve``, twice the
+largest step and at least 4 MiB) and checks the free space and the file size
+limit before each step.  When a write fails all the same, the writer deletes
+the reserve, lets HDF5 close the file, writes what was kept in memory into
+the room the reserve left, and raises: the partial file is complete, with
+every step written, and a resumed run continues it.  The file is created in
+memory and copied to disk with plain file I/O.  A run killed with SIGKILL
+leaves the reserve file; the next run on the same path reuses it.
 """
 
 from __future__ import annotations
 
 import bisect
+import errno
+import io
+import logging
 import os
 import shutil
 import types
@@ -26,7 +46,7 @@ import h5py  # before DOLFINx, see organfem._dolfinx
 import numpy as np
 import numpy.typing as npt
 
-from organfem.errors import MeshError, ParameterError
+from organfem.errors import MeshError, OutputError, ParameterError
 from organfem.io._gather import GatherPlan, on_root
 from organfem.io._vtkhdf import SUFFIXES, append_step, create_file, file_layout, truncate_steps
 from organfem.io.provenance import provenance
@@ -36,7 +56,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ResultsWriter"]
 
+log = logging.getLogger(__name__)
+
 _RESUMES = "resumes"  # provenance attribute: times a reopened file was changed
+_RESERVE_MIN = 4 << 20  # bytes held back for HDF5 to close a file on a full disk
+_HDF5_OVERHEAD = 1 << 20  # bytes of metadata a step may add, beyond its arrays
 
 # A static field: a DOLFINx Function, a cell MeshTags, or ``(cells, values)``.
 _StaticField = Any
@@ -70,7 +94,8 @@ class ResultsWriter:
 
     Args:
         path: Target file, ending in ``.vtkhdf`` (or ``.hdf``).  Its folder must
-            exist.  An existing file is replaced on :meth:`close`.
+            exist.  An existing file is replaced on :meth:`close`, never
+            before: if the run fails or is interrupted, it is intact.
         mesh: The mesh every field lives on (single cell type: interval,
             triangle, quadrilateral, tetrahedron or hexahedron).
         parameters: Run parameters, stored as JSON in the provenance record.
@@ -96,6 +121,10 @@ class ResultsWriter:
             type) or static field names differ from this run's.
         MeshError: For a mesh of an unsupported or mixed cell type, or, on
             resume, a file that is not a readable results file.
+        OutputError: Here or from any method, when the file cannot be
+            written: a folder in the way, no permission, a full disk or
+            quota, a file size limit.  Steps written before stay in the
+            partial file; ``path`` is untouched.
     """
 
     def __init__(
@@ -117,11 +146,19 @@ class ResultsWriter:
         if not self._path.parent.is_dir():
             raise ParameterError(f"folder of results path {str(self._path)!r} does not exist")
         self._partial = self._path.with_name(self._path.name + ".partial")
+        for target in (self._path, self._partial):
+            if target.is_dir():
+                raise OutputError(
+                    f"cannot write results file {target.name}: a folder of that name is in the"
+                    " way; choose another name or move the folder"
+                )
+        self._reserve = _Reserve(self._partial.with_name(f".{self._partial.name}.reserve"))
         self._mesh = mesh
         self._comm = mesh.comm
         self._plan = GatherPlan(mesh)
         self._p1_maps: dict[tuple[int, ...], tuple[Any, npt.NDArray[np.int32]]] = {}
         self._file: h5py.File | None = None
+        self._guard: _GuardedFile | None = None
         self._closed = False
         self._step_names: _StepNames | None = None
         self._last_time = -np.inf
@@ -141,25 +178,53 @@ class ResultsWriter:
         self._static_names = (tuple(point_static), tuple(cell_static))
 
         def open_file() -> tuple[_StepNames | None, tuple[float, ...]] | None:
+            size = sum(a.nbytes for a in (*point_static.values(), *cell_static.values()))
+            size += self._plan.points.nbytes + self._plan.connectivity.nbytes * 2
+            # The mesh is written with plain file I/O: the reserve is for the steps.
+            self._make_room(size, "opening" if resume else "creating", reserve=_RESERVE_MIN)
             if resume and self._partial.exists():
                 return self._reopen(copied=False)
             if resume and self._path.exists():
-                shutil.copyfile(self._path, self._partial)
+                try:
+                    shutil.copyfile(self._path, self._partial)
+                except OSError as err:
+                    self._partial.unlink(missing_ok=True)
+                    self._reserve.release()
+                    raise OutputError(
+                        f"cannot resume results file {self._path.name}: copying it to"
+                        f" {self._partial.name} failed: {OutputError.reason(err)};"
+                        f" {self._path.name} is unchanged"
+                    ) from None
                 return self._reopen(copied=True)
             record = provenance(parameters, inputs, mpi_size=self._comm.size)
-            self._file = create_file(
-                self._partial,
+            # Built in memory, written with plain file I/O (a failure there
+            # is an ordinary OSError), then reopened for the steps.
+            image = io.BytesIO()
+            create_file(
+                image,
                 points=self._plan.points,
                 connectivity=self._plan.connectivity,
                 vtk_type=self._plan.vtk_type,
                 record=record,
                 point_static=point_static,
                 cell_static=cell_static,
-            )
+            ).close()
+            try:
+                with open(self._partial, "wb") as stream:
+                    stream.write(image.getbuffer())
+                self._guard = _GuardedFile(self._partial)
+            except OSError as err:
+                self._partial.unlink(missing_ok=True)
+                self._reserve.release()
+                raise OutputError(
+                    f"cannot create results file {self._partial.name}: {OutputError.reason(err)};"
+                    f" {self._path.name}, if there is one, is unchanged"
+                ) from None
+            self._file = h5py.File(self._guard, "r+")
             return None
 
         reopened = self._comm.bcast(
-            on_root(self._comm, open_file, f"creating {self._partial}"), root=0
+            on_root(self._comm, open_file, f"creating {self._partial.name}"), root=0
         )
         if reopened is not None:
             self._step_names, times = reopened
@@ -175,7 +240,7 @@ class ResultsWriter:
             self.close()
         else:
             # No collective call here: other ranks may not have raised.
-            self._abandon()
+            self._abandon(exc)
 
     @property
     def path(self) -> Path:
@@ -208,7 +273,7 @@ class ResultsWriter:
                 a changed set of names, or an unsupported Function.
         """
         if self._closed:
-            raise ParameterError(f"results file {self._path} is already closed")
+            raise ParameterError(f"results file {self._path.name} is already closed")
         t = float(t)
         if not np.isfinite(t) or t <= self._last_time:
             raise ParameterError(
@@ -241,10 +306,13 @@ class ResultsWriter:
 
         def append() -> None:
             assert self._file is not None
+            size = sum(a.nbytes for a in (*point_data.values(), *cell_data.values()))
+            self._make_room(2 * size + 8 * len(scalar_values), f"writing step t = {t!r} to")
             self._count_resume()
             append_step(self._file, t, point_data, cell_data, scalar_values)
+            self._check(f"while writing step t = {t!r}", t)
 
-        on_root(self._comm, append, f"writing step t={t!r} to {self._partial}")
+        on_root(self._comm, append, f"writing step t={t!r} to {self._partial.name}")
         self._unchanged_reopened = False
         self._last_time = t
         self._times.append(t)
@@ -264,7 +332,7 @@ class ResultsWriter:
             ParameterError: For a closed writer or a ``t`` that is NaN.
         """
         if self._closed:
-            raise ParameterError(f"results file {self._path} is already closed")
+            raise ParameterError(f"results file {self._path.name} is already closed")
         t = float(t)
         if np.isnan(t):
             raise ParameterError("discard_after: time t must be a number, got nan")
@@ -276,8 +344,9 @@ class ResultsWriter:
             assert self._file is not None
             self._count_resume()
             truncate_steps(self._file, keep)
+            self._check(f"while dropping the steps after t = {t!r}")
 
-        on_root(self._comm, truncate, f"discarding steps after t={t!r} from {self._partial}")
+        on_root(self._comm, truncate, f"discarding steps after t={t!r} from {self._partial.name}")
         self._unchanged_reopened = False
         del self._times[keep:]
         self._last_time = self._times[-1] if self._times else -np.inf
@@ -295,17 +364,140 @@ class ResultsWriter:
 
         def finish() -> None:
             assert self._file is not None
-            self._file.close()
-            os.replace(self._partial, self._path)
+            error, left = self._close_file()
+            if error is not None:
+                raise OutputError(self._fault(error, left, "while finishing it"))
+            try:
+                os.replace(self._partial, self._path)
+            except OSError as err:
+                raise OutputError(
+                    f"results file {self._partial.name} is complete but cannot be moved onto"
+                    f" {self._path.name}: {OutputError.reason(err)}; rename it by hand"
+                ) from None
 
-        on_root(self._comm, finish, f"closing {self._partial}")
+        on_root(self._comm, finish, f"closing {self._partial.name}")
         self._file = None
 
-    def _abandon(self) -> None:
+    def _abandon(self, interrupt: BaseException | None = None) -> None:
         self._closed = True
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        error, left = self._close_file()
+        if error is not None:
+            log.warning("%s", self._fault(error, left, "while closing it after an error"))
+        if isinstance(interrupt, KeyboardInterrupt) and self._comm.rank == 0:
+            count = len(self._times)
+            interrupt.add_note(
+                f"results so far: {count} step{'s' if count != 1 else ''} in {self._partial.name}"
+            )
+
+    # -- rank 0: room on the disk and write faults ----------------------------
+
+    def _make_room(self, size: int, doing: str, reserve: int | None = None) -> None:
+        """Check the free space and file size limit for ``size`` more bytes; grow the reserve
+        to ``reserve`` bytes (default: twice what a write of ``size`` bytes may need).
+
+        Raises:
+            OutputError: If the disk, the quota or the file size limit
+                leaves too little room; nothing has been written.
+        """
+        need = size + _HDF5_OVERHEAD
+        written = self._partial.stat().st_size if self._partial.exists() else 0
+        limit = _file_size_limit()
+        problem = None
+        if limit is not None and written + need > limit:
+            problem = (
+                f"the file would exceed the largest file size allowed ({limit / 2**20:.3g} MiB,"
+                " the shell's `ulimit -f` or a file system limit)"
+            )
+        else:
+            try:
+                free = _free_bytes(self._partial.parent)
+            except OSError:
+                free = None
+            if free is not None and free < need:
+                problem = (
+                    f"the disk is full ({free / 2**20:.3g} MiB free, about"
+                    f" {need / 2**20:.3g} MiB needed)"
+                )
+        if problem is None:
+            reserve = max(_RESERVE_MIN, 2 * need) if reserve is None else reserve
+            if limit is not None:  # the reserve is a file too
+                reserve = min(reserve, limit // 2)
+            try:
+                self._reserve.ensure(reserve)
+            except OSError as err:
+                self._reserve.release()
+                problem = OutputError.reason(err)
+        if problem is not None:
+            raise OutputError(f"{self._stopped(doing)}: {problem}. {self._kept()}")
+
+    def _check(self, doing: str, t: float | None = None) -> None:
+        """After HDF5 wrote: if the disk refused a write, finish the file and raise.
+
+        Raises:
+            OutputError: If a write failed; the file is closed, complete (with
+                the step ``t`` being written, if any) unless writing what was
+                left failed too.
+        """
+        assert self._guard is not None
+        if self._guard.error is None:
+            return
+        self._closed = True
+        error, left = self._close_file()
+        if left is None and t is not None:
+            self._times.append(t)  # HDF5 finished the step: it is in the file
+        raise OutputError(self._fault(error, left, doing))
+
+    def _close_file(self) -> tuple[OSError | None, OSError | None]:
+        """Close the HDF5 file and the partial file; release the reserve.
+
+        Returns:
+            The error of a write the disk refused, if any, and the error of
+            writing what was kept in memory after it, if that failed too.
+        """
+        file, guard = self._file, self._guard
+        self._file = self._guard = None
+        error = left = None
+        try:
+            if file is not None:
+                file.close()  # cannot fail on the disk: the guard keeps refused writes
+        finally:
+            if guard is not None:
+                error = guard.error
+                if error is not None:
+                    self._reserve.release()  # the room for what was kept in memory
+                    try:
+                        guard.commit()
+                    except OSError as err:
+                        left = err
+                guard.close()
+            self._reserve.release()
+        return error, left
+
+    def _fault(self, error: OSError, left: OSError | None, doing: str) -> str:
+        """The message of a write the disk refused."""
+        partial, path = self._partial.name, self._path.name
+        head = f"results file {partial}: {OutputError.reason(error)} {doing}"
+        if left is not None:
+            return (
+                f"{head}, and writing what HDF5 had left failed too"
+                f" ({OutputError.reason(left)}): {partial} may be damaged; {path}, if there is"
+                " one, is unchanged"
+            )
+        return f"{head}; the room held in reserve let HDF5 finish the file. {self._kept()}"
+
+    def _stopped(self, doing: str) -> str:
+        return f"stopped before {doing} results file {self._partial.name}"
+
+    def _kept(self) -> str:
+        if self._file is None and not self._partial.exists():
+            return f"Nothing was written; {self._path.name}, if there is one, is unchanged"
+        count = len(self._times)
+        if not count:
+            return f"No step was written; {self._path.name}, if there is one, is unchanged"
+        return (
+            f"The {count} step{'s' if count != 1 else ''} written are in {self._partial.name}"
+            f" (a resumed run continues it); {self._path.name}, if there is one, is unchanged"
+        )
 
     # -- rank 0: reopening ----------------------------------------------------
 
@@ -313,8 +505,19 @@ class ResultsWriter:
         """Reopen the partial file for a resumed run; return its step names and times."""
         name = self._partial.name  # never the folder (patient privacy)
         try:
-            file = h5py.File(self._partial, "r+")
+            guard = _GuardedFile(self._partial)
         except OSError as err:
+            self._reserve.release()
+            if copied:
+                self._partial.unlink(missing_ok=True)
+            raise OutputError(
+                f"cannot resume results file {name}: {OutputError.reason(err)}"
+            ) from None
+        try:
+            file = h5py.File(guard, "r+")
+        except OSError as err:
+            guard.close()
+            self._reserve.release()
             if copied:
                 self._partial.unlink()
             reason = str(err).replace(str(self._partial), name)
@@ -341,19 +544,22 @@ class ResultsWriter:
                 )
             truncate_steps(file, len(layout.times))  # an incomplete last step
         except ParameterError:
-            file.close()
+            self._file, self._guard = file, guard
+            self._close_file()
             if copied:
                 self._partial.unlink()
             raise
         except (KeyError, ValueError, OSError) as err:
-            file.close()
+            self._file, self._guard = file, guard
+            self._close_file()
             if copied:
                 self._partial.unlink()
             reason = str(err).replace(str(self._partial), name)
             raise MeshError(
                 f"cannot resume results file {name}: it is not a complete results file ({reason})"
             ) from None
-        self._file = file
+        self._file, self._guard = file, guard
+        self._check("while dropping an incomplete last step")
         return (layout.step_names if layout.times else None), layout.times
 
     def _count_resume(self) -> None:
@@ -476,3 +682,164 @@ def _vtk_components(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if values.shape[1] == 2:
         return np.hstack([values, np.zeros_like(values[:, :1])])
     return values
+
+
+class _Reserve:
+    """A file of disk space held back (rank 0), deleted when HDF5 needs the room."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self._made = False  # by this process: other ranks never touch it
+
+    def ensure(self, size: int) -> None:
+        """Grow the reserve to ``size`` bytes of allocated disk space."""
+        if size <= self.size:
+            return
+        self._made = True
+        with open(self.path, "ab") as stream:
+            allocate = getattr(os, "posix_fallocate", None)  # not on macOS
+            try:
+                if allocate is None:
+                    raise OSError(errno.EOPNOTSUPP, "posix_fallocate is not available")
+                allocate(stream.fileno(), 0, size)
+            except OSError as err:  # not supported here: write zeros
+                if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise
+                zeros = bytes(1 << 20)
+                for _ in range(stream.tell(), size, len(zeros)):
+                    stream.write(zeros)
+                stream.flush()
+                os.fsync(stream.fileno())
+        self.size = size
+
+    def release(self) -> None:
+        if not self._made:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # e.g. a read-only file system: there was no reserve
+            pass
+        self.size = 0
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Bytes an unprivileged user may still write in ``folder`` (None if unknown)."""
+    if not hasattr(os, "statvfs"):
+        return None
+    stat = os.statvfs(folder)
+    return stat.f_bavail * stat.f_frsize
+
+
+def _file_size_limit() -> int | None:
+    """The process's file size limit in bytes (``ulimit -f``), None if unlimited."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+class _GuardedFile(io.RawIOBase):
+    """The partial file as HDF5 sees it (h5py's ``fileobj`` driver), on rank 0.
+
+    Reads and writes go straight to the file (unbuffered, so every flushed
+    step is in the operating system's hands).  Once the disk refuses a write
+    (full, quota, I/O error), this and every later write and truncation are
+    kept in memory instead and reported to HDF5 as done, reads see them, and
+    :attr:`error` holds the refusal; :meth:`commit` writes them out later.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._stream = open(path, "r+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self._fd = self._stream.fileno()
+        self._pos = 0
+        self.error: OSError | None = None
+        self._kept: list[tuple[int, bytes]] = []
+        self._size: int | None = None  # the file's size as HDF5 sees it, after a refusal
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def _end(self) -> int:
+        return os.fstat(self._fd).st_size if self._size is None else self._size
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        start = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos}.get(whence)
+        self._pos = (self._end() if start is None else start) + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = os.pread(self._fd, len(view), self._pos)
+        view[: len(data)] = data
+        count = len(data)
+        if self._kept:
+            view[len(data) :] = bytes(len(view) - len(data))
+            for offset, chunk in self._kept:
+                low = max(offset, self._pos)
+                high = min(offset + len(chunk), self._pos + len(view))
+                if low < high:
+                    view[low - self._pos : high - self._pos] = chunk[low - offset : high - offset]
+                    count = max(count, high - self._pos)
+            count = max(0, min(count, self._end() - self._pos))
+        self._pos += count
+        return count
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self.error is None:
+            done = 0
+            try:
+                while done < len(view):
+                    done += os.pwrite(self._fd, view[done:], self._pos + done)
+            except OSError as err:
+                self.error = err
+                self._size = max(os.fstat(self._fd).st_size, self._pos + done)
+        if self.error is not None:
+            self._kept.append((self._pos, bytes(view)))
+            assert self._size is not None
+            self._size = max(self._size, self._pos + len(view))
+        self._pos += len(view)
+        return len(view)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._pos if size is None else size
+        if self.error is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as err:
+                self.error = err
+        if self.error is not None:
+            self._size = size
+        return size
+
+    def flush(self) -> None:
+        pass  # unbuffered
+
+    def commit(self) -> None:
+        """Write what was kept in memory, in order; raise OSError if the disk refuses again."""
+        for offset, chunk in self._kept:
+            view, done = memoryview(chunk), 0
+            while done < len(view):
+                done += os.pwrite(self._fd, view[done:], offset + done)
+        if self._size is not None:
+            os.ftruncate(self._fd, self._size)
+        self._kept.clear()
+        self._size = None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import units
-from ..errors import ConvergenceError, ParameterError
+from ..errors import ConvergenceError, Interrupted, ParameterError
 from ..io import load_checkpoint, save_checkpoint
 from .integrators import QuasiStatic
 from .problem import HyperelasticProblem, SolveResult
@@ -78,6 +78,73 @@ def _resume(folder: Path | None, problem: HyperelasticProblem) -> State | None:
     state = State.from_checkpoint(arrays, record)
     problem.restore(state)
     return state
+
+
+def _caused_by_interrupt(error: BaseException | None) -> bool:
+    """Whether ``error`` is, or comes from, a KeyboardInterrupt.
+
+    Ctrl-C while PETSc runs a Python callback (residual, Jacobian) raises
+    KeyboardInterrupt inside the callback; petsc4py hands it back from
+    ``snes.solve`` as a ``PETSc.Error`` caused by it.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _describe(scalars: dict[str, float]) -> str:
+    """Cavity pressures [kPa, mmHg] and volumes [mL] of a state's scalars (no collective call)."""
+    parts = []
+    for name, value in scalars.items():
+        if name.endswith("_pressure_kPa"):
+            cavity = name[: -len("_pressure_kPa")]
+            mmhg = value / units.MMHG_IN_KPA
+            parts.append(f"{cavity} pressure {value:.4g} kPa ({mmhg:.4g} mmHg)")
+        elif name.endswith("_volume_mm3"):
+            parts.append(f"{name[: -len('_volume_mm3')]} volume {value / 1e3:.4g} mL")
+    return ", ".join(parts)
+
+
+class _Interruption:
+    """Turns Ctrl-C during a path into :class:`Interrupted`, saying where the run
+    stopped and what was kept.  The problem goes back to its last committed
+    state (the one of the last checkpoint when there is one).  No collective
+    call: under ``mpirun`` the ranks may be interrupted at different points.
+    """
+
+    def __init__(self, problem, folder, saved, history, where, label) -> None:
+        self.problem, self.folder, self.history = problem, folder, history
+        self.saved = saved  # time of the last checkpoint, None if none
+        self.where, self.label = where, label
+
+    def __enter__(self) -> _Interruption:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is None or isinstance(error, Interrupted) or not _caused_by_interrupt(error):
+            return
+        try:
+            self.problem.rollback()
+        except Exception:  # noqa: BLE001 - best effort; the message matters more
+            pass
+        message = f"interrupted at {self.where(self.problem.time)}"
+        loads = _describe(self.history[-1]) if self.history else ""
+        if loads:
+            message += f"; last converged state: {loads}"
+        if self.folder is None:
+            message += "; no checkpoint was kept, so running again starts from the beginning"
+        elif self.saved is None:
+            message += "; no checkpoint yet (no step had converged)"
+        else:
+            message += (
+                f"; the checkpoint at {self.label.format(self.saved)} is kept: start the same"
+                " run again to resume from it"
+            )
+        raise Interrupted(message) from None
 
 
 def _limit_point_hint(history: list[dict[str, float]]) -> str:
@@ -177,6 +244,10 @@ def ramp(
         ConvergenceError: naming the last converged and the unreached
             pseudo-time, the cavity pressures [kPa, mmHg] and volumes [mL]
             there, the SNES reason, and a pressure maximum when one is near.
+        organfem.errors.Interrupted: on Ctrl-C (a ``KeyboardInterrupt``,
+            also when it comes during a Newton solve), naming the
+            pseudo-time reached, the loads there and the checkpoint kept.
+            The problem is back at its last converged state.
     """
     if isinstance(levels, int):
         if levels < 1:
@@ -188,6 +259,7 @@ def ramp(
         raise ParameterError(f"pseudo-times must increase from {start}: got {targets}")
     folder = Path(checkpoint) if checkpoint is not None else None
     resumed = _resume(folder, problem)
+    levels_all = tuple(targets)
     if resumed is not None:
         log.info("resuming from a checkpoint at pseudo-time %.6g", resumed.time)
         targets = [t for t in targets if t > resumed.time + 1e-14]
@@ -202,16 +274,27 @@ def ramp(
     # A path is quasi-static and rate-independent, whatever the problem
     # integrates in time with.
     integrator, problem.integrator = problem.integrator, QuasiStatic(viscous=False)
+    history: list[dict[str, float]] = [problem.scalars()]
+
+    def where(t: float) -> str:
+        done = sum(level <= t + 1e-14 for level in levels_all)
+        return f"pseudo-time {t:.6g} of 1 ({done} of {len(levels_all)} load steps done)"
+
+    saved = None if resumed is None else resumed.time
+    interruption = _Interruption(problem, folder, saved, history, where, "pseudo-time {:.6g}")
     try:
-        return _ramp(problem, targets, max_cuts, extrapolate, on_step, folder)
+        with interruption:
+            return _ramp(
+                problem, targets, max_cuts, extrapolate, on_step, folder, history, interruption
+            )
     finally:
         problem.integrator = integrator
 
 
-def _ramp(problem, targets, max_cuts, extrapolate, on_step, folder) -> RampResult:
+def _ramp(
+    problem, targets, max_cuts, extrapolate, on_step, folder, history, interruption
+) -> RampResult:
     steps: list[SolveResult] = []
-    history: list[dict[str, float]] = []
-    history.append(problem.scalars())
     for target in targets:
         current = problem.time
         increment = target - current
@@ -234,6 +317,8 @@ def _ramp(problem, targets, max_cuts, extrapolate, on_step, folder) -> RampResul
                 if on_step is not None:
                     on_step(result)
                 _save(folder, problem, {})
+                if folder is not None:
+                    interruption.saved = problem.time
                 if cuts and result.iterations <= _EASY_ITERATIONS:
                     increment *= 2.0
                 continue
@@ -288,6 +373,10 @@ def simulate(
         ConvergenceError: naming the time at which Newton failed, the
             cavity pressures (kPa and mmHg) and volumes (mL) there, and a
             pressure maximum when one is near.
+        organfem.errors.Interrupted: on Ctrl-C (a ``KeyboardInterrupt``,
+            also when it comes during a Newton solve), naming the time
+            reached, the loads there and the checkpoint kept.  The problem
+            is back at its last converged state.
     """
     t_end, dt = units.time(t_end), units.time(dt)
     if not dt > 0:
@@ -309,29 +398,37 @@ def simulate(
     history.append(problem.scalars())
     cuts = 0
     tolerance = 1e-12 * max(1.0, abs(t_end))
-    while problem.time < t_end - tolerance:
-        current = problem.time
-        step = min(h, t_end - current)
-        if t_end - (current + step) < 0.01 * h:  # no sliver of a last step
-            step = t_end - current
-        result = problem.step(step)
-        if result.converged:
-            cuts = 0
-            steps.append(result)
-            history.append(problem.scalars())
-            if result.iterations <= _EASY_ITERATIONS and h < dt_max:
-                h = min(1.5 * h, dt_max)
-            # on_step (which writes the results) before the checkpoint: a run
-            # killed between the two resumes from the previous checkpoint and
-            # ``results.discard_after`` drops the step written twice; the other
-            # order would lose the step from the results for good.
-            if on_step is not None:
-                on_step(result)
-            _save(folder, problem, {"next_dt": h})
-            continue
-        cuts += 1
-        log.info("t = %.6g s not reached (%s); cutting the step to %.3g s", result.time, result.reason, step / 2)
-        if cuts > max_cuts or step / 2 < dt_min:
-            raise _failure(problem, result, current, cuts, "time", history)
-        h = step / 2
+    interruption = _Interruption(
+        problem, folder, None if resumed is None else resumed.time, history,
+        lambda t: f"t = {t:.6g} s of {t_end:.6g} s ({problem.state.step} steps done)",
+        "t = {:.6g} s",
+    )  # fmt: skip
+    with interruption:
+        while problem.time < t_end - tolerance:
+            current = problem.time
+            step = min(h, t_end - current)
+            if t_end - (current + step) < 0.01 * h:  # no sliver of a last step
+                step = t_end - current
+            result = problem.step(step)
+            if result.converged:
+                cuts = 0
+                steps.append(result)
+                history.append(problem.scalars())
+                if result.iterations <= _EASY_ITERATIONS and h < dt_max:
+                    h = min(1.5 * h, dt_max)
+                # on_step (which writes the results) before the checkpoint: a run
+                # killed between the two resumes from the previous checkpoint and
+                # ``results.discard_after`` drops the step written twice; the other
+                # order would lose the step from the results for good.
+                if on_step is not None:
+                    on_step(result)
+                _save(folder, problem, {"next_dt": h})
+                if folder is not None:
+                    interruption.saved = problem.time
+                continue
+            cuts += 1
+            log.info("t = %.6g s not reached (%s); cutting the step to %.3g s", result.time, result.reason, step / 2)
+            if cuts > max_cuts or step / 2 < dt_min:
+                raise _failure(problem, result, current, cuts, "time", history)
+            h = step / 2
     return RampResult(tuple(steps))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -578,6 +577,27 @@ class MeshData:
         }
         return dataclasses.replace(self, **changes)
 
+    def plane_of(self, name: str):
+        """The least-squares plane of the facets tagged ``name`` (e.g. an LV's ``base``).
+
+        Returns:
+            ``(plane, off)``: the :class:`~organfem.meshing.Plane` through their
+            vertices, its normal pointing away from the mesh's centroid (for an
+            LV base: away from the apex), and the largest distance of a vertex
+            from it [mm] (0 for a flat cut).
+
+        Raises:
+            MissingTagError: if no facet tag has that name.
+        """
+        from .surface import Plane
+
+        x = self.points[np.unique(self.facets_of(name))]
+        point = x.mean(axis=0)
+        normal = np.linalg.svd(x - point)[2][-1]
+        if normal @ (point - self.points.mean(axis=0)) < 0:
+            normal = -normal
+        return Plane(point, normal), float(np.abs((x - point) @ normal).max())
+
     def with_fibres(self, fibres: np.ndarray | None) -> MeshData:
         """A copy with the per-cell fibre bases replaced (``None`` removes them).
 
@@ -718,31 +738,64 @@ class MeshData:
         ``facet_names`` and ``cell_names`` whose attributes map name -> tag;
         root attributes ``format``, ``version`` and ``cell_type``.
 
+        The file is built in memory and written with plain file I/O (HDF5
+        crashes the process when a write to disk fails for want of space),
+        to a hidden temporary file beside ``path`` that replaces ``path``
+        once complete: a file already there is intact until then.  The new
+        file's permissions follow the umask, as for any file the user
+        creates (0644 with umask 022).
+
         Returns:
             The path written.
+
+        Raises:
+            OutputError: Naming the file (not its folder) and what went
+                wrong (a folder in the way, no permission, a full disk, ...).
         """
+        import io
+        import secrets
+
         import h5py  # lazily: keeps `import organfem.meshing` light
 
+        from ..errors import OutputError
+
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = _FORMAT
-                f.attrs["version"] = _FORMAT_VERSION
-                f.attrs["cell_type"] = self.cell_type
-                for name in _DATASETS:
+        if path.is_dir():
+            raise OutputError(
+                f"cannot write mesh file {path.name}: a folder of that name is in the way;"
+                " choose another name or move the folder"
+            )
+        image = io.BytesIO()
+        with h5py.File(image, "w") as f:
+            f.attrs["format"] = _FORMAT
+            f.attrs["version"] = _FORMAT_VERSION
+            f.attrs["cell_type"] = self.cell_type
+            for name in _DATASETS:
+                f.create_dataset(name, data=getattr(self, name))
+            for name in _OPTIONAL_DATASETS:
+                if getattr(self, name) is not None:
                     f.create_dataset(name, data=getattr(self, name))
-                for name in _OPTIONAL_DATASETS:
-                    if getattr(self, name) is not None:
-                        f.create_dataset(name, data=getattr(self, name))
-                for group in ("facet_names", "cell_names"):
-                    g = f.create_group(group)
-                    for key, value in getattr(self, group).items():
-                        g.attrs[key] = value
+            for group in ("facet_names", "cell_names"):
+                g = f.create_group(group)
+                for key, value in getattr(self, group).items():
+                    g.attrs[key] = value
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            # Mode 0o666 & ~umask, as open() gives (mkstemp would give 0600).
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(image.getbuffer())
+                stream.flush()
+                os.fsync(stream.fileno())
             os.replace(tmp, path)
+        except OSError as err:
+            _remove_quietly(tmp)
+            kept = "the file already there is unchanged" if path.exists() else "nothing was written"
+            raise OutputError(
+                f"cannot write mesh file {path.name}: {OutputError.reason(err)}; {kept}"
+            ) from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            _remove_quietly(tmp)
             raise
         return path
 
@@ -801,3 +854,11 @@ class MeshData:
             return cls(**fields)
         except MeshError as err:
             raise MeshError(f"{path}: {err}") from err
+
+
+def _remove_quietly(path: Path) -> None:
+    """Remove a temporary file if it is there (and the file system lets us)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
