@@ -1,6 +1,6 @@
-"""Renders of results and meshes (PyVista, off-screen)."""
+"""Renders of results and meshes (PyVista, off-screen), the right way up and with units."""
 
-from organfem.viz.mesh import render_mesh
+from organfem.viz.mesh import helix_angle_field, mesh_view, render_mesh
 from organfem.viz.render import render
 
-__all__ = ["render", "render_mesh"]
+__all__ = ["render", "render_mesh", "mesh_view", "helix_angle_field"]

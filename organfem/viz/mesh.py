@@ -13,6 +13,25 @@ image is exactly its colour in the legend:
 * boundary facets without a tag are ``UNTAGGED_COLOUR`` (light grey);
 * with ``clip=True`` the cut face of the wall is ``SECTION_COLOUR`` (grey).
 
+Flat colours keep a tag readable against its legend; the cell edges drawn
+over them give the shape.  The surface behind fibre glyphs is lit and
+smoothly shaded (point normals, split at sharp edges such as the base rim).
+
+Orientation (:mod:`organfem.viz.orientation`, :func:`mesh_view`): a mesh
+with a ``base`` facet tag (or with an ``endo`` tag or fibres, and one flat
+face, its base) is a ventricle, drawn base up and apex down, seen from
+anterior and from a little above the base; any other mesh is drawn in the
+coronal view of its patient (LPS) coordinates: from anterior, superior up,
+the patient's right on the left, with S, I, R, L at the image's edges.  A
+line under the title names the view; a triad in the lower left shows the
+L, P, S axes.
+
+Fibres are coloured by their helix angle [deg] (:func:`helix_angle_field`,
+the convention of :func:`organfem.fibres.helix_angle`), on a diverging map
+from -90 (blue: left-handed, epicardial) to 90 degrees (red: right-handed,
+endocardial), dark at 0 so that circumferential fibres show on the faint
+grey surface behind them.
+
 Rendering is not collective: call it on one rank, or in a separate process.
 """
 
@@ -27,11 +46,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from organfem.errors import ParameterError
+from organfem.fibres import helix_angle, wall_normals
 from organfem.meshing import MeshData, boundary_facets
 from organfem.meshing.mesh import _HEX_VTK, _QUAD_VTK
+from organfem.viz.orientation import (
+    View,
+    _annotate,
+    coronal_view,
+    find_base,
+    lv_view,
+    principal_axis,
+    principal_view,
+)
 from organfem.viz.render import (
-    _TEXT,
+    _NAN_COLOUR,
     _ZOOM,
+    HELIX_GLYPH_CMAP,
+    HELIX_TITLE,
     _offscreen_plotter,
     _png_path,
     _scalar_bar_args,
@@ -41,7 +72,15 @@ from organfem.viz.render import (
 if TYPE_CHECKING:
     import pyvista
 
-__all__ = ["render_mesh", "TAG_PALETTE", "UNTAGGED_COLOUR", "SECTION_COLOUR", "SHOW_OPTIONS"]
+__all__ = [
+    "render_mesh",
+    "mesh_view",
+    "helix_angle_field",
+    "TAG_PALETTE",
+    "UNTAGGED_COLOUR",
+    "SECTION_COLOUR",
+    "SHOW_OPTIONS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +111,6 @@ _TEXT_RGB = (0, 0, 0)
 _EDGES = (70, 70, 70)  # cell edges drawn over the flat tag colours (gives the shape)
 _SURFACE = (150, 150, 150)  # boundary surface behind the fibre glyphs (lit) ...
 _SURFACE_OPACITY = 0.3  # ... and its opacity
-_FIBRE_CMAP = "viridis"
-_FIBRE_LABEL = "f0 angle to short-axis plane [deg]"
-_SKEW_MIN = 0.05  # |skewness| along the long axis below which it gives no direction
 _SEED = 0  # subsample of fibre glyphs: the same mesh gives the same image
 
 
@@ -101,20 +137,17 @@ def render_mesh(
       ``clip=True`` to see inside).
     * ``"fibres"``: the boundary as a faint semi-transparent surface and the
       fibre direction ``f0`` as a line through the centroid of at most
-      ``max_glyphs`` cells (a fixed random subsample), coloured by the angle
-      between ``f0`` and the short-axis plane (the plane normal to the long
-      axis): 0 deg for a circumferential or transmural fibre, 90 deg for a
-      longitudinal one.  It is not the helix angle of a local wall frame,
-      which would need the wall's normal; the colour bar says which it is.
+      ``max_glyphs`` cells (a fixed random subsample), coloured by the helix
+      angle of ``f0`` [deg] (:func:`helix_angle_field`): about +60 at the
+      endocardium and -60 at the epicardium for the default LDRB field,
+      0 for a circumferential fibre, +/-90 for a longitudinal one.
 
-    The long axis is the principal axis of the vertex cloud with the largest
-    variance, pointed so that the narrow end (the apex of a ventricle, whose
-    vertices form the thin tail of their distribution) is at the bottom; when
-    the distribution along it is symmetric its largest Cartesian component
-    points up.  The default camera looks from the isometric direction with
-    that axis vertical (for a mesh whose long axis is z this is PyVista's
-    ``"iso"`` view), so a closed ventricle or a vessel is seen from above its
-    side, into the base opening.
+    The default camera (:func:`mesh_view`): a ventricle (a ``base`` facet
+    tag, or see there) base up and apex down, seen from anterior and
+    :data:`~organfem.viz.orientation.LV_ELEVATION` degrees above its
+    short-axis plane, so the base ring and the cavity are in view; any other
+    mesh in the coronal view (from anterior, superior +z up, the patient's
+    right -x on the left).  A line under the title says which.
 
     Args:
         source: A :class:`~organfem.meshing.MeshData`, or the path of a file
@@ -124,13 +157,15 @@ def render_mesh(
         show: ``"tags"``, ``"cells"`` or ``"fibres"``.
         window_size: Image size in pixels, (width, height).
         camera: A PyVista camera position (``"iso"``, ``"xy"``, ... or
-            ``[position, focal_point, view_up]``); default as above.
+            ``[position, focal_point, view_up]``); default as above (and then
+            the image names the view).
         title: Text at the top; default the source's name and what is shown.
         max_glyphs: Most fibre glyphs to draw, >= 1 (``show="fibres"``).
         clip: Cut the mesh by the plane through the centroid of its vertices
-            that contains the long axis and faces the default camera, and draw
-            the half further from that camera, to show the wall and the
-            inside.
+            that contains the vertical axis of the default view (the long
+            axis of a ventricle, superior-inferior otherwise) and faces the
+            default camera, and draw the half further from that camera, to
+            show the wall and the inside.
 
     Returns:
         The path of the written PNG.
@@ -164,16 +199,16 @@ def render_mesh(
         )
     fibres = _fibres(data, label) if show == "fibres" else None
 
-    frame = _principal_frame(data.points)
+    view = mesh_view(data)
     centre = data.points.mean(axis=0)
-    # The clip plane contains the long axis; its normal is the horizontal part
-    # of the default viewing direction, so the half nearer the camera goes.
-    clip_normal = (frame[0] + frame[1]) / np.sqrt(2.0)
+    # The clip plane contains the vertical axis; its normal is the horizontal
+    # part of the default viewing direction, so the half nearer the camera goes.
+    clip_normal = view.section_normal
     grid = _volume_grid(data)
 
     name = Path(source).name if isinstance(source, str | os.PathLike) else "mesh"
     if title is None:
-        what = {"tags": "facet tags", "cells": "cell tags", "fibres": "fibres f0"}[show]
+        what = {"tags": "facet tags", "cells": "cell tags", "fibres": "fibre helix angle"}[show]
         title = f"{name}: {what} ({data.num_cells} {data.cell_type} cells)"
 
     plotter = _offscreen_plotter(window_size)
@@ -186,18 +221,11 @@ def render_mesh(
             _add_legend(plotter, entries)
         else:
             assert fibres is not None  # set above for show == "fibres"
-            _draw_fibres(
-                plotter, data, grid, fibres, frame[2], clip, centre, clip_normal, max_glyphs
-            )
-        # 12 pt suits the default 1024 x 768; smaller windows get smaller text.
-        scale = min(window_size[0] / 1024, window_size[1] / 768)
-        font_size = max(6, round(12 * scale))
-        plotter.add_text(title, position="upper_edge", font_size=font_size, color=_TEXT)
-        if camera is None:
-            direction = frame.sum(axis=0) / np.sqrt(3.0)
-            extent = float(np.ptp(data.points, axis=0).max()) or 1.0
-            camera = [tuple(centre + 4.0 * extent * direction), tuple(centre), tuple(frame[2])]
-        plotter.camera_position = camera
+            angles = _helix_angles(data, fibres, view)
+            _draw_fibres(plotter, data, grid, fibres, angles, clip, centre, clip_normal, max_glyphs)
+        shown = view if camera is None else None  # a caller's camera: no view to name
+        _annotate(plotter, title, shown, window_size, bar=show == "fibres")
+        plotter.camera_position = view.camera_position(data.points) if camera is None else camera
         plotter.reset_camera()
         # Leave room for the scalar bar of the fibres; the legend of the tags
         # sits in a corner, beside the mesh.
@@ -206,6 +234,74 @@ def render_mesh(
         return _write_png_atomically(plotter, out_png)
     finally:
         plotter.close()
+
+
+def mesh_view(mesh: MeshData) -> View:
+    """The default view of ``render_mesh``: a ventricle's, or the coronal view.
+
+    * A mesh with a ``base`` facet tag is a ventricle: base up, apex down,
+      seen from anterior (:func:`organfem.viz.orientation.lv_view`, the long
+      axis normal to the plane of the ``base`` vertices).
+    * A mesh with an ``endo`` facet tag, or with fibres, whose boundary has
+      one flat face (:func:`organfem.viz.orientation.find_base`: a
+      ventricle cut at its base) is a ventricle with that face as its base.
+    * A mesh with an ``endo`` tag but no flat face: its principal axis up
+      (:func:`organfem.viz.orientation.principal_view`).
+    * Any other mesh (vessels, whole-heart labels, a beam, also with
+      fibres): :func:`organfem.viz.orientation.coronal_view`.
+    """
+    names = set(mesh.facet_names)
+    if "base" in names and len(mesh.facets_of("base")):
+        return lv_view(mesh.points, mesh.points[np.unique(mesh.facets_of("base"))])
+    endo = "endo" in names and len(mesh.facets_of("endo")) > 0
+    if endo or mesh.fibres is not None:
+        base = find_base(_volume_grid(mesh))
+        if base is not None:
+            return lv_view(mesh.points, base)
+        if endo:
+            return principal_view(mesh.points)
+    return coronal_view()
+
+
+def helix_angle_field(mesh: MeshData, fibres: np.ndarray | None = None) -> np.ndarray:
+    """The helix angle [deg] of each cell's fibre, as ``render_mesh`` colours it.
+
+    :func:`organfem.fibres.helix_angle` at the cell centroids, about:
+
+    * for a ventricle (see :func:`mesh_view`), its long axis through the
+      centre of the base, with the transmural direction from the ``endo``
+      and ``epi`` facets (:func:`organfem.fibres.wall_normals`) when both
+      are tagged, else radial from the axis;
+    * for any other mesh, the principal axis of its vertices through their
+      centroid (:func:`organfem.viz.orientation.principal_axis`, e.g. a
+      vessel's centre line), the transmural direction radial from it.
+
+    Args:
+        mesh: the mesh.
+        fibres: bases per cell, shape (m, 3, 3); default ``mesh.fibres``.
+
+    Returns:
+        Angles in [-90, 90) degrees, shape (m,); NaN where undefined (see
+        :func:`organfem.fibres.helix_angle`).
+
+    Raises:
+        ParameterError: if there are no fibres or they have the wrong shape.
+    """
+    if fibres is None:
+        fibres = _fibres(mesh, "MeshData")
+    return _helix_angles(mesh, np.asarray(fibres, dtype=float), mesh_view(mesh))
+
+
+def _helix_angles(data: MeshData, fibres: np.ndarray, view: View) -> np.ndarray:
+    centroids = data.points[data.cells].mean(axis=1)
+    if view.base_centre is None:
+        axis, centre, transmural = principal_axis(data.points), data.points.mean(axis=0), None
+    else:
+        axis, centre = view.vertical, view.base_centre
+        tagged = {"endo", "epi"} <= set(data.facet_names)
+        tagged = tagged and len(data.facets_of("endo")) and len(data.facets_of("epi"))
+        transmural = wall_normals(data, centroids) if tagged else None
+    return helix_angle(centroids, fibres, axis, centre, transmural=transmural)
 
 
 def _check_window_size(window_size: Any) -> None:
@@ -238,31 +334,6 @@ def _fibres(data: MeshData, label: str) -> np.ndarray:
             f" (one basis per cell), got shape {fibres.shape}"
         )
     return fibres
-
-
-def _principal_frame(points: np.ndarray) -> np.ndarray:
-    """Rows (u, v, w): a right-handed orthonormal frame with w the long axis.
-
-    ``w`` is the principal axis of largest variance of ``points``, signed so
-    that the thin tail of the distribution along it (skewness < 0) lies at
-    the bottom, or, for a symmetric distribution, so that its largest
-    component is positive.  ``u`` is the Cartesian axis least aligned with
-    ``w``, made orthogonal to it, and ``v = w x u``.
-    """
-    x = points - points.mean(axis=0)
-    _, vectors = np.linalg.eigh(x.T @ x)
-    w = vectors[:, -1]
-    along = x @ w
-    spread = float(np.sqrt(np.mean(along**2)))
-    skew = float(np.mean(along**3)) / spread**3 if spread > 0 else 0.0
-    if abs(skew) > _SKEW_MIN:
-        w = w if skew < 0 else -w
-    elif w[np.argmax(np.abs(w))] < 0:
-        w = -w
-    u = np.eye(3)[np.argmin(np.abs(w))]
-    u = u - (u @ w) * w
-    u /= np.linalg.norm(u)
-    return np.stack([u, np.cross(w, u), w])
 
 
 def _volume_grid(data: MeshData) -> pyvista.UnstructuredGrid:
@@ -380,7 +451,7 @@ def _draw_fibres(
     data: MeshData,
     grid: Any,
     fibres: np.ndarray,
-    long_axis: np.ndarray,
+    angles: np.ndarray,
     clip: bool,
     centre: np.ndarray,
     normal: np.ndarray,
@@ -392,7 +463,13 @@ def _draw_fibres(
     # translucent surfaces altogether; unsorted blending is fine for one
     # faint surface.
     surface = _clipped(grid, clip, centre, normal).extract_surface(algorithm=None)
-    plotter.add_mesh(surface, color=_rgb(_SURFACE), opacity=_SURFACE_OPACITY)
+    plotter.add_mesh(
+        surface,
+        color=_rgb(_SURFACE),
+        opacity=_SURFACE_OPACITY,
+        smooth_shading=True,
+        split_sharp_edges=True,
+    )
 
     centroids = data.points[data.cells].mean(axis=1)
     chosen = np.arange(data.num_cells)
@@ -412,18 +489,16 @@ def _draw_fibres(
     n = len(chosen)
     lines = np.column_stack([np.full(n, 2), np.arange(n), np.arange(n, 2 * n)]).ravel()
     glyphs = pyvista.PolyData(np.concatenate([start, end]), lines=lines)
-    # |f0 . w| is the sine of the angle between f0 and the plane normal to w;
-    # f0 and -f0 are the same fibre, hence the absolute value.
-    angle = np.degrees(np.arcsin(np.clip(np.abs(f0 @ long_axis), 0.0, 1.0)))
-    glyphs.cell_data[_FIBRE_LABEL] = angle
+    glyphs.cell_data[HELIX_TITLE] = angles[chosen]
     plotter.add_mesh(
         glyphs,
-        scalars=_FIBRE_LABEL,
-        cmap=_FIBRE_CMAP,
-        clim=(0.0, 90.0),
+        scalars=HELIX_TITLE,
+        cmap=HELIX_GLYPH_CMAP,
+        clim=(-90.0, 90.0),
+        nan_color=_NAN_COLOUR,
         line_width=3,
         lighting=False,  # the colour is the value, not the shading
-        scalar_bar_args=_scalar_bar_args(_FIBRE_LABEL, "%.0f", n_labels=4),  # 0, 30, 60, 90
+        scalar_bar_args=_scalar_bar_args(HELIX_TITLE, "%.0f", n_labels=7),  # -90, -60, ..., 90
     )
 
 
