@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -52,13 +54,23 @@ def _rank() -> int:
 
 
 def _setup_logging(verbose: bool) -> None:
+    # organfem's own progress at INFO; other libraries (JAX, pyacvd, ...) only
+    # warn, unless --verbose.
     level = logging.DEBUG if verbose else logging.INFO
     if _rank() != 0:
         level = logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("organfem").setLevel(level)
 
 
 def _run(args: argparse.Namespace, rest: list[str]) -> int:
+    if args.help:
+        if not args.scenario:
+            args.run_parser.print_help()
+            return 0
+        # `organfem run NAME --help`: the scenario's own options.
+        rest = ["--help", *rest]
     available = scenarios()
     if args.list or not args.scenario:
         if _rank() == 0:
@@ -82,24 +94,65 @@ def _run(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from .io import read_results
     from .meshing import MeshData
     from .viz import render, render_mesh
 
-    out = args.out or str(Path(args.results).with_suffix(".png"))
+    source = Path(args.results)
+    unfinished = source.name.endswith(".partial")
+    if unfinished:  # run.vtkhdf.partial -> run.partial.png, not mistaken for the final render
+        default = source.with_name(source.name[: -len(".partial")]).with_suffix(".partial.png")
+    else:
+        default = source.with_suffix(".png")
+    out = args.out or str(default)
     if MeshData.is_file(args.results):
         png = render_mesh(args.results, out, show=args.show, clip=args.clip)
     else:
+        if unfinished:  # on stderr: stdout is the PNG path
+            print(_unfinished_notice(read_results(source)), file=sys.stderr)
         png = render(args.results, out, field=args.field, step=args.step, scale=args.scale)
     print(png)
     return 0
+
+
+def _unfinished_notice(results) -> str:
+    """One line saying that ``results`` is the partial file of an unfinished run."""
+    count = len(results.times)
+    last = f" (last t = {results.times[-1]:g})" if count else ""
+    return (
+        f"unfinished run: {results.path.name} holds {count} step{'s' if count != 1 else ''}"
+        f" written so far{last}; the run was interrupted, failed or is still running"
+    )
+
+
+def _numbers(text: str, count: int, what: str) -> list[float]:
+    from .errors import ParameterError
+
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(map(math.isfinite, values)):
+        raise ParameterError(f"{what} {text!r}: expected {count} numbers in mm separated by "
+                             "commas (a point: 'x,y,z'; a plane: 'x,y,z;nx,ny,nz')")
+    return values
+
+
+def _plane(text: str, what: str):
+    from .meshing import Plane
+
+    values = _numbers(text, 6, what)
+    return Plane(values[:3], values[3:])
 
 
 def _mesh(args: argparse.Namespace) -> int:
     import json
 
     from . import units
-    from .errors import ParameterError
+    from .errors import OrganfemError, ParameterError, without_path
     from .imaging import parse_labels, read_image
+    from .io import input_label
     from .meshing import QualityThresholds, labels_mesh, lv_mesh, vessel_mesh
 
     if args.xdmf and Path(args.xdmf).with_suffix(".h5").resolve() == Path(args.out).resolve():
@@ -107,26 +160,41 @@ def _mesh(args: argparse.Namespace) -> int:
             f"--xdmf {args.xdmf} keeps its data in {Path(args.xdmf).with_suffix('.h5')}, the "
             f"--out file; give the XDMF file another name"
         )
-    source = Path(args.image).name
-    image = read_image(args.image)
-    labels = parse_labels(args.labels)
+    # Everything that can be checked without the image is checked first.
     size = units.length(args.size)
+    if not size > 0:
+        raise ParameterError(f"--size {args.size!r}: the element size must be a positive length")
+    labels = parse_labels(args.labels)
+    min_wall = units.length(args.min_wall)
+    if min_wall < 0:
+        raise ParameterError(f"--min-wall {args.min_wall!r}: expected a length >= 0 mm")
+    base = None if args.base_plane.strip().lower() == "auto" else _plane(args.base_plane,
+                                                                          "--base-plane")
+    caps = [_plane(text, "--caps") for text in args.caps or ()]
+    inlet = _numbers(args.inlet, 3, "--inlet") if args.inlet else None
+    # Messages name the input by its role and hash: its path may name the patient.
+    source = input_label(args.image, "label map") if Path(args.image).exists() else "label map"
+    try:
+        image = read_image(args.image)
+    except OrganfemError as err:
+        raise without_path(err, args.image, source) from None
     log.info("image     %s: %s voxels of %s mm", source, "x".join(map(str, image.shape)),
              "x".join(f"{s:.3g}" for s in image.spacing))
     common = dict(
-        size=size, mesher=args.mesher, source=source,
+        size=size, mesher=args.mesher, source=source, max_cells=args.max_cells,
         smoothing_iterations=args.smoothing_iterations,
         thresholds=QualityThresholds(min_dihedral_deg=args.min_dihedral,
                                      max_volume_error=args.max_volume_error),
     )
     if args.anatomy == "lv":
         made = lv_mesh(image, labels, myocardium=args.myocardium, blood_pool=args.blood_pool,
-                       base_offset=units.length(args.base_offset), **common)
+                       base=base, base_offset=units.length(args.base_offset),
+                       min_wall=min_wall or None, **common)
     elif args.anatomy == "vessel":
-        made = vessel_mesh(image, labels, vessel=args.vessel, **common)
+        made = vessel_mesh(image, labels, vessel=args.vessel, caps=caps, inlet=inlet, **common)
     else:
         names = args.names.split(",") if args.names else list(labels)
-        made = labels_mesh(image, labels, names=names, **common)
+        made = labels_mesh(image, labels, names=names, cuts=caps, **common)
     mesh = made.mesh
     if args.anatomy == "lv" and not args.no_fibres:
         from .fibres import ldrb_fibres
@@ -148,6 +216,14 @@ def _mesh(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} ({(mesh.facet_values == v).sum():,})"
                       for k, v in mesh.facet_names.items())
           + ", cell tags " + ", ".join(mesh.cell_names))
+    if made.base_method is not None:
+        plane = made.planes["base"]
+        print(f"base plane: point ({', '.join(f'{v:.1f}' for v in plane.point)}) mm, normal "
+              f"({', '.join(f'{v:.3f}' for v in plane.normal)}) from {made.base_method}; "
+              f"{made.base_tilt_deg:.1f} deg from the long axis; removed "
+              + ", ".join(f"{100 * v:.1f} % of {k}" for k, v in made.removed.items()))
+    if made.wall is not None:
+        print(made.wall.summary())
     print(made.quality)
     print("volume change before correction: " + ", ".join(
         f"{k} {100 * v:+.3f} %" for k, v in made.volume_change.items()))
@@ -155,8 +231,19 @@ def _mesh(args: argparse.Namespace) -> int:
         report = made.quality.as_dict() | {
             "seconds": dict(made.seconds),
             "volume_change_before_correction": dict(made.volume_change),
+            "removed_by_cuts": dict(made.removed),
+            "planes": {k: {"point_mm": p.point.tolist(), "normal": p.normal.tolist()}
+                       for k, p in made.planes.items()},
         }
-        Path(args.report).write_text(json.dumps(report, indent=2))
+        if made.wall is not None:
+            report["wall"] = {"leaks": [{"centre_mm": c.tolist(), "area_mm2": a}
+                                        for c, a in made.wall.leaks],
+                              "min_wall_mm": made.wall.min_wall,
+                              "added_volume_mm3": made.wall.added_volume}
+        report_path = Path(args.report)
+        partial = report_path.with_name(report_path.name + ".partial")
+        partial.write_text(json.dumps(report, indent=2))
+        os.replace(partial, report_path)
     return 0
 
 
@@ -164,6 +251,8 @@ def _info(args: argparse.Namespace) -> int:
     from .io import read_results
 
     results = read_results(args.results)
+    if results.unfinished:
+        print(_unfinished_notice(results))
     print(f"{results.path}: {len(results.times)} steps, t = {results.times.tolist()}")
     for name, values in results.scalars.items():
         print(f"  {name}: {values.tolist()}")
@@ -173,20 +262,30 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _deidentify(args: argparse.Namespace) -> int:
-    from .imaging.dicom import deidentify
+    from .errors import ParameterError
+    from .imaging.deidentify import deidentify, list_series
 
-    # Counts only: never print header values (or the paths, which may carry names).
+    # Counts only: never print header values, UIDs or paths (which may carry names).
+    if args.list_series:
+        infos = list_series(args.src)
+        for info in infos:
+            print(info)
+        print(f"{len(infos)} series; de-identify one with --series K")
+        return 0
+    if args.dst is None:
+        raise ParameterError("deidentify: DST_FOLDER is required (unless --list-series)")
     report = deidentify(
-        args.src, args.dst, salt=args.salt,
+        args.src, args.dst, salt=args.salt, series=args.series,
         retain_patient_characteristics=args.retain_patient_characteristics,
     )  # fmt: skip
     print(report.summary())
-    if report.burned_in_annotation:
+    if report.burned_in_annotation or report.burned_in_possible:
         print(
-            f"warning: {report.burned_in_annotation} file(s) declare burned-in annotation; "
-            "their pixels may show identifying text: check them by eye"
+            f"WARNING: {report.burned_in_annotation} file(s) declare burned-in annotation and "
+            f"{report.burned_in_possible} (secondary captures, ultrasound) may carry it. Text "
+            "burned into the pixels is NOT removed: check these images by eye before sharing."
         )
-    return 0
+    return 1 if report.files_failed else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,6 +301,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         allow_abbrev=False,
+        add_help=False,  # -h after a scenario's name is the scenario's (see _run)
         help="run a scenario (options after the name go to the scenario)",
         description="Run a scenario script of solvers/ by name or path. Options after the "
         "name are the scenario's own; see `organfem run NAME --help`. Use under "
@@ -209,6 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("scenario", nargs="?", help="scenario name (e.g. lv-inflation) or a .py path")
     run.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    run.add_argument("-h", "--help", action="store_true",
+                     help="show this help, or with a scenario name that scenario's options")
+    run.set_defaults(run_parser=run)
 
     render = sub.add_parser(
         "render",
@@ -226,34 +329,61 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--step", type=int, default=-1, help="step index (default: last)")
     render.add_argument("--scale", type=float, default=1.0, help="displacement warp factor")
 
+    from .imaging.labels import LABEL_PRESETS
+    from .meshing.from_image import MAX_CELLS
+
     mesh = sub.add_parser(
         "mesh",
         allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="mesh a label map: tagged tetrahedra (and LV fibres) saved as HDF5",
         description="Turn a label map (NIfTI, NRRD, MetaImage, or a DICOM folder) into a "
         "tagged tetrahedral mesh in the image's LPS millimetres, print its quality report and "
         "save it with MeshData.save. --anatomy lv: endo/epi/base tags, a planar base through "
-        "the valve openings and LDRB fibres; vessel: wall/inlet/outlet_k; labels: one cell "
-        "tag per label.",
+        "the valves (the blood pool's contacts with the left atrium and the aorta, or the "
+        "large openings of its wall) and LDRB fibres; vessel: wall/inlet/outlet_k, with flat "
+        "caps at the image border, at --caps planes and where the vessel ends inside the "
+        "image; labels: one cell tag per label. Planes are 'x,y,z;nx,ny,nz' in LPS mm.",
     )
+    # Points and planes may start with a minus sign ("-30,15,35;0,0,1"): let
+    # argparse take such a word as a value, as it does plain negative numbers.
+    mesh._negative_number_matcher = re.compile(r"^-\.?\d")
     mesh.add_argument("image", help="label map file or DICOM folder")
     mesh.add_argument("--labels", default="mmwhs",
-                      help="preset (mmwhs, totalseg-heartchambers, totalseg-total) and/or "
-                      "name=value pairs, e.g. 'lv_myocardium=1,lv_blood_pool=2'")
+                      help=f"preset ({', '.join(LABEL_PRESETS)}) and/or name=value pairs, "
+                      "e.g. 'lv_myocardium=1,lv_blood_pool=2'")
     mesh.add_argument("--out", required=True, help="mesh file to write (.h5)")
     mesh.add_argument("--anatomy", default="lv", choices=("lv", "vessel", "labels"))
     mesh.add_argument("--size", default="3 mm", help="target edge length, e.g. '2.5 mm'")
-    mesh.add_argument("--myocardium", default="lv_myocardium", help="lv: myocardium label")
+    mesh.add_argument("--max-cells", type=int, default=MAX_CELLS,
+                      help="refuse a size that would make more tetrahedra than this")
+    mesh.add_argument("--myocardium", default="lv_myocardium",
+                      help="lv: myocardium label (a preset's 'myocardium' also serves)")
     mesh.add_argument("--blood-pool", default="lv_blood_pool", help="lv: blood-pool label")
+    mesh.add_argument("--base-plane", default="auto",
+                      help="lv: the base plane 'x,y,z;nx,ny,nz' (point in LPS mm, normal "
+                      "towards the valves), or 'auto' to find it from the labels")
     mesh.add_argument("--base-offset", default="0 mm",
                       help="lv: move the base plane towards the apex by this much")
+    mesh.add_argument("--min-wall", default="2 mm",
+                      help="lv: thicken the wall below the base to at least this where the "
+                      "blood pool comes closer to the outside (holes, zero-thickness "
+                      "patches); 0 refuses a leaking wall instead")
     mesh.add_argument("--vessel", default="aorta", help="vessel: the vessel label")
-    mesh.add_argument("--names", help="labels: comma-separated label names to mesh")
+    mesh.add_argument("--caps", action="append", metavar="PLANE",
+                      help="vessel, labels: a cut plane 'x,y,z;nx,ny,nz' (normal towards the "
+                      "part cut away); repeat for several")
+    mesh.add_argument("--inlet", metavar="POINT",
+                      help="vessel: 'x,y,z' in mm; the cap nearest it is the inlet "
+                      "(default: the largest cap)")
+    mesh.add_argument("--names", help="labels: comma-separated label names to mesh "
+                      "(default: all of --labels)")
     mesh.add_argument("--no-fibres", action="store_true", help="lv: skip the fibres")
     mesh.add_argument("--alpha-endo", type=float, default=60.0, help="lv: endo helix [deg]")
     mesh.add_argument("--alpha-epi", type=float, default=-60.0, help="lv: epi helix [deg]")
     mesh.add_argument("--mesher", default="auto", choices=("auto", "gmsh", "ftetwild"))
-    mesh.add_argument("--smoothing-iterations", type=int, default=16)
+    mesh.add_argument("--smoothing-iterations", type=int, default=16,
+                      help="SurfaceNets constrained smoothing iterations")
     mesh.add_argument("--min-dihedral", type=float, default=5.0,
                       help="fail if the smallest dihedral angle is below this [deg]")
     mesh.add_argument("--max-volume-error", type=float, default=0.05,
@@ -268,14 +398,19 @@ def _parser() -> argparse.ArgumentParser:
     deid = sub.add_parser(
         "deidentify",
         help="copy a folder of DICOM files with patient identifiers removed",
-        description="De-identify the DICOM files of SRC_FOLDER (and its sub-folders) into the "
-        "new folder DST_FOLDER following the DICOM PS3.15 Annex E Basic Application Level "
-        "Confidentiality Profile: identifying attributes and private tags removed or emptied, "
-        "UIDs replaced consistently, geometry and pixel data unchanged. Non-DICOM files are "
-        "skipped. Prints counts only.",
+        description="De-identify the DICOM files of SRC_FOLDER (and its sub-folders, with or "
+        "without preamble) into the new folder DST_FOLDER following the DICOM PS3.15 Annex E "
+        "Basic Application Level Confidentiality Profile, every row of Table E.1-1 (DICOM "
+        "2026c), in nested sequences and file meta too: identifying attributes removed, "
+        "emptied or replaced by dummies, UIDs replaced consistently, private attributes and "
+        "public attributes outside the table and a short known-safe list removed; geometry "
+        "and pixel data unchanged. Text burned into the pixels is NOT removed (such files are "
+        "counted). Non-DICOM files are skipped; files that fail are left out and numbered. "
+        "Prints counts only; exits 1 if any file failed.",
     )
     deid.add_argument("src", metavar="SRC_FOLDER", help="folder with the identifiable files")
-    deid.add_argument("dst", metavar="DST_FOLDER", help="folder to create (must not exist)")
+    deid.add_argument("dst", metavar="DST_FOLDER", nargs="?",
+                      help="folder to create (must not exist)")
     deid.add_argument(
         "--salt",
         help="secret mixed into the new UIDs; reuse it to de-identify several folders of one "
@@ -284,8 +419,14 @@ def _parser() -> argparse.ArgumentParser:
     deid.add_argument(
         "--retain-patient-characteristics",
         action="store_true",
-        help="keep sex, age, size and weight (PS3.15 Retain Patient Characteristics Option)",
+        help="keep sex, age, size, weight, ethnic group, smoking and pregnancy status (PS3.15 "
+        "Retain Patient Characteristics Option)",
     )
+    deid.add_argument("--series", type=int, metavar="K",
+                      help="de-identify only the K-th series (numbers from --list-series)")
+    deid.add_argument("--list-series", action="store_true",
+                      help="list the series of SRC_FOLDER (modality, files, size; no UIDs or "
+                      "text) and exit")
     return parser
 
 
@@ -309,6 +450,37 @@ def main(argv: list[str] | None = None) -> int:
         return _info(args)
     except OrganfemError as error:
         log.error("%s", error)
+        return 1
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C: one line (where it stopped, what was kept), no traceback.
+        # organfem.errors.Interrupted says where; handlers on the way out
+        # (the results writer) add notes.  Only rank 0 speaks under MPI.
+        parts = [str(interrupt) or "interrupted", *getattr(interrupt, "__notes__", ())]
+        message = f"organfem: {'; '.join(parts)}"
+        if _rank() == 0:
+            print(message, file=sys.stderr, flush=True)
+        # Under mpirun another rank may sit in a collective call that this
+        # one will never join (a blocked MPI call does not see Ctrl-C), and
+        # the job would hang: rank 0 ends every rank once it has spoken; the
+        # others wait for it a little, then do it themselves.
+        mpi = sys.modules.get("mpi4py.MPI")
+        if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+            world = mpi.COMM_WORLD
+            if world.size > 1:
+                sys.stdout.flush()
+                if world.rank != 0:
+                    import time
+
+                    time.sleep(5.0)  # rank 0 aborts the job in the meantime
+                    print(f"{message} (rank {world.rank})", file=sys.stderr, flush=True)
+                world.Abort(130)
+        return 130  # 128 + SIGINT, as a shell reports a job ended by Ctrl-C
+    except BrokenPipeError:  # `organfem info ... | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:  # a file error the library did not turn into its own
+        where = f": {Path(error.filename).name}" if error.filename else ""
+        log.error("%s%s", error.strerror or error, where, exc_info=args.verbose)
         return 1
 
 

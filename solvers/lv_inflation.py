@@ -1,4 +1,4 @@
-"""Passive inflation of an idealised left ventricle (the organfem main job).
+"""Passive inflation of a left ventricle: the idealised one, or your own mesh.
 
 This literate script is the reference scenario: it reads top to bottom like
 the data flow of a twin, and runs unchanged in serial or under MPI::
@@ -6,10 +6,21 @@ the data flow of a twin, and runs unchanged in serial or under MPI::
     python solvers/lv_inflation.py --out results/lv_inflation
     mpirun -n 2 python solvers/lv_inflation.py --out results/lv_inflation
     organfem run lv-inflation --pressure "15 mmHg"
+    organfem run lv-inflation --mesh lv.h5      # a mesh made by `organfem mesh`
+    organfem run lv-inflation --help            # every option, with its default
 
-It writes ``lv_inflation.vtkhdf`` (displacement, fibre stress, fibres, per
-load step, with the run's provenance) and ``lv_inflation.png`` (the deformed
-ventricle coloured by displacement), and prints the pressure-volume curve.
+Without ``--mesh`` it inflates the truncated ellipsoid of Land et al. (2015)
+with their analytic fibres; with ``--mesh`` a tagged LV mesh (facet tags
+``endo``, ``epi``, ``base``) with the fibres stored in it (LDRB fibres are
+computed when it has none).  It writes ``lv_inflation.vtkhdf`` (displacement,
+fibre stress, fibres, per load step, with the run's provenance: parameters
+and the SHA-256 of the mesh file, never its path or name) and
+``lv_inflation.png`` (the deformed ventricle coloured by displacement), and
+prints the pressure-volume curve.
+
+It saves its state after every load step in ``checkpoint/`` of the output
+folder.  Run the same command again and an interrupted run resumes from its
+last step (a finished one is left as it is); ``--restart`` starts over.
 """
 
 from __future__ import annotations
@@ -19,12 +30,14 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 
 from organfem import units
 from organfem._dolfinx import MPI, dolfinx
 
 # 1. Geometry: the truncated prolate ellipsoid of Land et al. (2015), built
-#    with gmsh on rank 0 and distributed, with facets tagged endo/epi/base.
+#    with gmsh on rank 0 and distributed, with facets tagged endo/epi/base;
+#    or the user's mesh file (MeshData, as `organfem mesh` writes it).
 from organfem.meshing import lv_ellipsoid
 from organfem.mechanics import Domain
 
@@ -32,36 +45,57 @@ from organfem.mechanics import Domain
 #    endocardium to a left-handed one at the epicardium (Streeter), from the
 #    ellipsoidal coordinates.  Land et al. measure the angle the other way
 #    round, so this is alpha_endo=-60, alpha_epi=+60 in their formula
-#    (= +60/-60 in the convention of Bayer et al. 2012 and ldrb_fibres).
-from organfem.fibres import land2015_fibres
+#    (= +60/-60 in the convention of Bayer et al. 2012 and ldrb_fibres, which
+#    serves a user's mesh that carries no fibres).
+from organfem.fibres import land2015_fibres, load_lv_mesh
 
 # 3. Material: Holzapfel-Ogden (2009) passive myocardium, incompressible
 #    (mixed u-p formulation with a log barrier on J, see benchmarks/land2015.py).
 from organfem.materials import HolzapfelOgden, VolumetricPenalty
 
 # 4. Loads and constraints: cavity pressure on the endocardium, base fixed.
-from organfem.mechanics import Fixed, HyperelasticProblem, Pressure, cavity_volume, ramp
+from organfem.mechanics import (
+    Fixed,
+    HyperelasticProblem,
+    Pressure,
+    cavity_volume,
+    on_rank0,
+    ramp,
+)
 
-# 5. Results and render.
-from organfem.io import ResultsWriter
+# 5. Results (inputs named by their hash only), checkpoints and render.
+from organfem.io import ResultsWriter, input_label, resume_run, save_run, sha256_input
 from organfem.viz import render
 
+NAME = "lv-inflation"
 
-Z_BASE = 5.0  # base plane [mm]
+
+def parser() -> argparse.ArgumentParser:
+    """The scenario's options (``organfem run lv-inflation --help``)."""
+    options = argparse.ArgumentParser(
+        prog=f"organfem run {NAME}" if __name__ != "__main__" else None,
+        description="Passive inflation of a left ventricle with Holzapfel-Ogden myocardium: "
+        "the idealised LV of Land et al. (2015), or --mesh FILE. Rerun the same command to "
+        "resume an interrupted run from its checkpoint.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    options.add_argument("--out", default="results/lv_inflation", help="output folder")
+    options.add_argument("--mesh", metavar="FILE",
+                         help="LV mesh (.h5 from `organfem mesh`, facet tags endo/epi/base) "
+                         "instead of the idealised one")
+    options.add_argument("--pressure", default="2 kPa",
+                         help="end-diastolic cavity pressure, e.g. '2 kPa' or '15 mmHg'")
+    options.add_argument("--mesh-size", default="2.5 mm",
+                         help="tetrahedron size of the idealised LV (ignored with --mesh)")
+    options.add_argument("--steps", type=int, default=8, help="load steps (pseudo-time 0 to 1)")
+    options.add_argument("--restart", action="store_true",
+                         help="discard the checkpoint of an earlier run in --out and start over")
+    options.add_argument("--no-render", action="store_true", help="skip the PNG")
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Passive inflation of an idealised LV with Holzapfel-Ogden myocardium."
-    )
-    parser.add_argument("--out", default="results/lv_inflation", help="output folder")
-    parser.add_argument(
-        "--pressure", default="2 kPa", help="end-diastolic cavity pressure, e.g. '2 kPa' or '15 mmHg'"
-    )
-    parser.add_argument("--mesh-size", default="2.5 mm", help="tetrahedron size, e.g. '2.5 mm'")
-    parser.add_argument("--steps", type=int, default=8, help="load steps (pseudo-time 0 to 1)")
-    parser.add_argument("--no-render", action="store_true", help="skip the PNG")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
     p_ed, h = units.pressure(args.pressure), units.length(args.mesh_size)
@@ -69,15 +103,58 @@ def main(argv: list[str] | None = None) -> int:
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
 
-    # --- 1. geometry -------------------------------------------------------
-    domain = Domain.from_meshdata(lv_ellipsoid(h=h) if comm.rank == 0 else None, comm)
-
-    # --- 2. fibres ---------------------------------------------------------
-    fibres = partial(land2015_fibres, alpha_endo=-60.0, alpha_epi=60.0, t_tol=0.5)
+    # --- 1-2. geometry and fibres -----------------------------------------
+    # The user's mesh (on rank 0), or the idealised LV and its analytic fibres.
+    inputs = {"mesh": args.mesh} if args.mesh else {}
+    if args.mesh:
+        label = input_label(args.mesh, "mesh") if Path(args.mesh).is_file() else "--mesh"
+        data, fibre_rule = on_rank0(comm, lambda: load_lv_mesh(args.mesh, label=label)) or (
+            None, None)
+        say(f"mesh:   {label}; fibres {fibre_rule}")
+    else:
+        data = on_rank0(comm, lambda: lv_ellipsoid(h=h))
+        fibre_rule = "Land et al. (2015) analytic, helix +60/-60 deg"
+    # The base plane (least-squares plane of the base facets): the cavity is
+    # closed by it, so its volume is exact for a flat base.
+    plane, off = comm.bcast(data.plane_of("base") if comm.rank == 0 else None, root=0)
+    if off > 1e-3:
+        say(f"warning: the base is not flat (up to {off:.2g} mm off its plane); the cavity "
+            "volumes are approximate")
+    fibre_rule = comm.bcast(fibre_rule, root=0)
+    domain = Domain.from_meshdata(data, comm)
+    if args.mesh:
+        fibres = domain.fibres
+    else:
+        fibres = partial(land2015_fibres, alpha_endo=-60.0, alpha_epi=60.0, t_tol=0.5)
 
     # --- 3. material -------------------------------------------------------
     passive = HolzapfelOgden.holzapfel_ogden_2009()
     law = passive + VolumetricPenalty(kappa=50.0, kind="log")
+
+    # --- the run's record and its checkpoint ---------------------------------
+    # Parameters never hold a path or file name (they may name the patient):
+    # the mesh file is recorded by its SHA-256, under "inputs".
+    parameters = {
+        "scenario": "lv_inflation",
+        "mesh": "user mesh" if args.mesh else "Land et al. (2015) ellipsoid",
+        "end_diastolic_pressure_kPa": p_ed,
+        "mesh_size_mm": None if args.mesh else h,
+        "load_steps": args.steps,
+        "material": repr(passive),
+        "fibres": fibre_rule,
+        "formulation": "mixed",
+    }
+
+    def prepare() -> bool:
+        run = {"parameters": parameters,
+               "inputs": {role: sha256_input(path) for role, path in inputs.items()}}
+        resume, _ = resume_run(out / "checkpoint", run, restart=args.restart)
+        save_run(out / "checkpoint", run)
+        return resume
+
+    resume = comm.bcast(on_rank0(comm, prepare), root=0)
+    if resume:
+        say("resuming: the output folder holds this run's checkpoint (--restart starts over)")
 
     # --- 4. the problem ----------------------------------------------------
     # The pressure is a plain number: the quasi-static ramp raises it linearly
@@ -92,42 +169,47 @@ def main(argv: list[str] | None = None) -> int:
         formulation="mixed",
         petsc_options_prefix="lv_inflation_",
     )
-    say(f"LV mesh h = {h:g} mm: {problem.num_dofs} unknowns on {comm.size} rank(s)")
+    say(f"LV mesh: {problem.num_dofs} unknowns on {comm.size} rank(s)")
 
-    # Fibre direction at the mesh vertices, for the results file.
-    V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", 1, (3,)))
-    fibre = dolfinx.fem.Function(V1, name="fibre")
-    fibre.interpolate(lambda x: fibres(x.T)[:, 0, :].T)
+    # Fibre direction for the results file: at the vertices for the analytic
+    # field, per cell for a mesh's own fibres.
+    if args.mesh:
+        cells = np.arange(domain.fibres.num_cells, dtype=np.int32)
+        fibre = (cells, domain.fibres.bases[:, 0])
+    else:
+        V1 = dolfinx.fem.functionspace(domain.mesh, ("Lagrange", 1, (3,)))
+        fibre = dolfinx.fem.Function(V1, name="fibre")
+        fibre.interpolate(lambda x: fibres(x.T)[:, 0, :].T)
 
-    parameters = {
-        "scenario": "lv_inflation",
-        "end_diastolic_pressure_kPa": p_ed,
-        "mesh_size_mm": h,
-        "load_steps": args.steps,
-        "material": repr(passive),
-        "formulation": "mixed",
-    }
-    volume0 = cavity_volume(domain, None, "endo", base_point=(0, 0, Z_BASE))
+    volume = lambda u: cavity_volume(domain, u, "endo", axis=plane.normal,  # noqa: E731
+                                     base_point=plane.point)
     say(f"{'p [kPa]':>8} {'p [mmHg]':>9} {'V [ml]':>8} {'newton':>6}")
-    say(f"{0.0:>8.3f} {0.0:>9.2f} {volume0 / 1e3:>8.3f} {0:>6}")
+    if not resume:
+        say(f"{0.0:>8.3f} {0.0:>9.2f} {volume(None) / 1e3:>8.3f} {0:>6}")
     path = out / "lv_inflation.vtkhdf"
-    with ResultsWriter(path, domain.mesh, parameters=parameters, static={"fibre": fibre}) as writer:
+    with ResultsWriter(path, domain.mesh, parameters=parameters, inputs=inputs,
+                       static={"fibre": fibre}, resume=resume) as writer:
 
         def record(step):
             u = problem.displacement()
-            volume = cavity_volume(domain, u, "endo", base_point=(0, 0, Z_BASE))
+            v = volume(u)
             p = problem.scalars()["endo_pressure_kPa"]  # the pressure applied at step.time
-            say(f"{p:>8.3f} {p / units.MMHG_IN_KPA:>9.2f} {volume / 1e3:>8.3f} {step.iterations:>6}")
+            say(f"{p:>8.3f} {p / units.MMHG_IN_KPA:>9.2f} {v / 1e3:>8.3f} {step.iterations:>6}")
             writer.write(
                 step.time,
                 {"displacement": u, "fibre_stress": problem.fibre_stress()},
-                {"pressure_kPa": p, "cavity_volume_mm3": volume},
+                {"pressure_kPa": p, "cavity_volume_mm3": v},
             )
 
+        # The state is saved after every step; a rerun resumes from the last
+        # save, and the results writer drops steps written after it.
         try:
-            ramp(problem, args.steps, on_step=record)
+            done = ramp(problem, args.steps, on_step=record, checkpoint=out / "checkpoint",
+                        results=writer)
         finally:
             problem.close()
+    if resume and not done.steps:
+        say("nothing to do: the run had finished; its results are unchanged")
 
     if comm.rank == 0:
         say(f"results: {path}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from scipy.spatial.transform import Rotation
 from organfem.cli import main
 from organfem.imaging import write_image
 from organfem.imaging.phantoms import lv_phantom, truncated_ellipsoid_volume
-from organfem.io import read_results
+from organfem.io import read_results, sha256_folder
 from organfem.meshing import MeshData
 
 OBLIQUE = Rotation.from_euler("xyz", [20, -30, 45], degrees=True).as_matrix()
@@ -84,7 +86,9 @@ def test_mesh_command_reports_bad_input(tmp_path, caplog):
     garbage = tmp_path / "scan.nii.gz"
     garbage.write_bytes(b"not an image at all")
     assert main(["mesh", str(garbage), "--out", str(tmp_path / "m.h5")]) == 1
-    assert "scan.nii.gz" in caplog.text
+    # Named by role and hash, never by its path or name (which may identify the patient).
+    assert "label map sha256:" in caplog.text and "truncated or corrupt" in caplog.text
+    assert "scan.nii" not in caplog.text
     assert not (tmp_path / "m.h5").exists()
 
 
@@ -117,3 +121,128 @@ def test_image_to_lv_inflation_scenario(tmp_path):
     assert {"displacement", "fibre_stress", "fibre"} <= set(results.mesh().array_names)
     for png in ("tags.png", "fibres.png", "image_lv.png"):
         assert (out / png).stat().st_size > 10_000
+
+
+# -- the user's own inputs, never named --------------------------------------------
+
+#: What a file or folder of a patient's data may be called, and what its DICOM
+#: header holds: none of it may reach a results file, a mesh, stdout or a log.
+PATIENT = "DOE_JOHN_19600101"
+IDENTIFIERS = (PATIENT, "DOE_JOHN", "DOE^JOHN", "19600101")
+
+
+def _leaks(out: Path, *texts: str) -> list[str]:
+    """Where an identifier appears: in ``texts`` or in any file under ``out``."""
+    found = [f"output {k}: {name}" for k, text in enumerate(texts) for name in IDENTIFIERS
+             if name in text]
+    for path in out.rglob("*"):
+        data = path.read_bytes() if path.is_file() else b""
+        found += [f"{path.relative_to(out)}: {name}" for name in IDENTIFIERS
+                  if name in str(path.relative_to(out)) or name.encode() in data]
+    return found
+
+
+def _cavity_volume(mesh: MeshData) -> float:
+    """Volume [mm^3] enclosed by the endocardium and the (flat) base: the sum
+    of the cones from a base vertex to the endocardial triangles (the base
+    adds none, its triangles lie in the plane through the apex of the cones)."""
+    opposite = {}
+    for cell in mesh.cells:
+        for k in range(4):
+            opposite[tuple(sorted(np.delete(cell, k)))] = cell[k]
+    c = mesh.points[mesh.facets_of("base")[0, 0]]
+    total = 0.0
+    for facet in mesh.facets_of("endo"):
+        a, b, d = mesh.points[facet] - c
+        o = mesh.points[opposite[tuple(sorted(facet))]] - c
+        cone = np.linalg.det([a, b, d]) / 6.0
+        # Oriented with the normal out of the wall (away from the cell's
+        # fourth vertex), i.e. into the cavity: the cone counts negatively.
+        total -= cone if np.cross(b - a, d - a) @ (o - a) < 0 else -cone
+    return total
+
+
+@pytest.fixture(scope="module")
+def patient_mesh(label_file, tmp_path_factory) -> Path:
+    """A coarse LV mesh made by `organfem mesh`, in a file named after a (fake) patient."""
+    path = tmp_path_factory.mktemp("patient") / f"{PATIENT}.h5"
+    assert main(["mesh", str(label_file), "--size", "8 mm", "--out", str(path)]) == 0
+    return path
+
+
+@pytest.mark.slow
+def test_image_scenario_runs_on_a_users_mesh_and_never_names_it(patient_mesh, tmp_path,
+                                                                capsys, caplog):
+    capsys.readouterr()
+    caplog.clear()
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "run"
+    argv = ["run", "image-to-lv-inflation", "--mesh", str(patient_mesh), "--out", str(out),
+            "--steps", "1", "--no-render"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "mesh sha256:" in captured.out  # the mesh is named by its hash
+    results = read_results(out / "image_lv.vtkhdf")
+    assert results.input_hashes == {"mesh": hashlib.sha256(patient_mesh.read_bytes()).hexdigest()}
+    assert results.parameters["input"] == "user mesh"
+    volume = results.scalars["cavity_volume_mm3"]
+    assert results.scalars["pressure_kPa"][-1] == pytest.approx(2.0)
+    assert np.all(np.diff(volume) > 0)
+    # The cavity is closed by the plane of the mesh's base facets.
+    assert volume[0] == pytest.approx(_cavity_volume(MeshData.load(patient_mesh)), rel=1e-9)
+    assert not _leaks(out, captured.out, captured.err, caplog.text)
+
+    # The same command again: the run had finished, nothing to do or to lose.
+    assert main(argv) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert read_results(out / "image_lv.vtkhdf").times.tolist() == results.times.tolist()
+
+
+def _write_label_series(image, folder: Path) -> None:
+    """Write a label map as a DICOM series whose header names the patient."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    for k in range(image.shape[2]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = sop = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.Modality, ds.PatientName, ds.PatientID = "CT", "DOE^JOHN", "19600101"
+        # Pixel (row j, column i) of slice k is voxel (i, j, k).
+        ds.Rows, ds.Columns = image.shape[1], image.shape[0]
+        ds.PixelSpacing = [float(image.spacing[1]), float(image.spacing[0])]
+        ds.SliceThickness = float(image.spacing[2])
+        ds.ImageOrientationPatient = [float(v) for v in image.direction[:, :2].T.ravel()]
+        ds.ImagePositionPatient = [float(v) for v in image.index_to_physical([0, 0, k])]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.RescaleSlope, ds.RescaleIntercept, ds.InstanceNumber = 1, 0, k + 1
+        ds.PixelData = np.ascontiguousarray(image.array[:, :, k].T, dtype=np.uint16).tobytes()
+        ds.save_as(folder / f"IM{k:04d}.dcm", enforce_file_format=True)
+
+
+@pytest.mark.slow
+def test_image_scenario_reads_a_dicom_folder_and_never_names_it(tmp_path, capsys, caplog):
+    pytest.importorskip("pydicom")
+    caplog.set_level(logging.DEBUG)
+    folder = tmp_path / PATIENT  # a folder named after the patient, as they often are
+    _write_label_series(lv_phantom((48, 48, 48)).image, folder)
+    out = tmp_path / "run"
+    argv = ["run", "image-to-lv-inflation", "--image", str(folder), "--out", str(out),
+            "--mesh-size", "8 mm", "--steps", "1", "--no-render"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "label map sha256:" in captured.out
+    results = read_results(out / "image_lv.vtkhdf")
+    assert results.input_hashes == {"dicom_series": sha256_folder(folder)}
+    assert results.parameters["input"] == "user label map (DICOM series)"
+    assert results.scalars["pressure_kPa"][-1] == pytest.approx(2.0)
+    assert MeshData.load(out / "mesh.h5").fibres is not None
+    assert not _leaks(out, captured.out, captured.err, caplog.text)

@@ -433,3 +433,58 @@ def test_two_ranks_resume_a_serial_file_as_one_rank_does(
                     one[name][()], two[name][()], rtol=0, atol=1e-14, err_msg=name
                 )
         assert dict(one["organfem"].attrs) == dict(two["organfem"].attrs)
+
+
+# -- inputs that are folders (a DICOM series) ------------------------------------
+
+
+def _series_folder(folder: Path, contents: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True)
+    for name, data in contents.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_folder_hash_is_over_sorted_file_digests_of_contents_only(tmp_path: Path) -> None:
+    from organfem.io import input_label, provenance, sha256_folder, sha256_input
+
+    slices = {f"IM{k:03d}.dcm": f"slice {k} pixels".encode() for k in range(4)}
+    folder = _series_folder(tmp_path / "DOE_JOHN_19600101", slices)
+    digests = sorted(hashlib.sha256(data).hexdigest() for data in slices.values())
+    documented = hashlib.sha256("".join(d + "\n" for d in digests).encode()).hexdigest()
+    assert sha256_folder(folder) == sha256_input(folder) == documented
+    # Order of listing, file names and layout do not matter (names can identify) ...
+    renamed = {f"{name}_{k}": data for k, (name, data) in enumerate(reversed(slices.items()))}
+    renamed = {("sub/" if k % 2 else "") + name: data for k, (name, data) in
+               enumerate(renamed.items())}
+    assert sha256_folder(_series_folder(tmp_path / "anonymous", renamed)) == documented
+    # ... the bytes do: one changed byte, one file more or less.
+    changed = dict(slices) | {"IM002.dcm": b"slice 2 pixelz"}
+    assert sha256_folder(_series_folder(tmp_path / "changed", changed)) != documented
+    fewer = dict(list(slices.items())[:3])
+    assert sha256_folder(_series_folder(tmp_path / "fewer", fewer)) != documented
+    more = dict(slices) | {"IM004.dcm": b"slice 0 pixels"}  # a duplicate slice counts
+    assert sha256_folder(_series_folder(tmp_path / "more", more)) != documented
+    # Provenance records the folder's digest under its role, never its name.
+    record = provenance({}, {"dicom_series": folder})
+    assert json.loads(record["inputs"]) == {"dicom_series": documented}
+    assert "DOE_JOHN" not in json.dumps(record)
+    label = input_label(folder, "dicom series")
+    assert label == f"dicom series sha256:{documented[:8]}" and "DOE" not in label
+
+
+def test_folder_inputs_errors_do_not_name_the_path(tmp_path: Path) -> None:
+    from organfem.io import input_label, provenance, sha256_folder
+
+    empty = tmp_path / "DOE_JOHN_19600101"
+    empty.mkdir()
+    with pytest.raises(ParameterError, match="holds no files") as error:
+        sha256_folder(empty)
+    assert "DOE" not in str(error.value)
+    with pytest.raises(ParameterError, match="input 'dicom_series'.*no files") as error:
+        provenance({}, {"dicom_series": empty})
+    assert "DOE" not in str(error.value)
+    with pytest.raises(ParameterError, match="label map: .*does not exist") as error:
+        input_label(empty / "labels.nii.gz", "label map")
+    assert "DOE" not in str(error.value)

@@ -4,11 +4,14 @@ The analytic fields (:mod:`.analytic`) are plain numpy, evaluated at any
 points (mesh vertices or quadrature points).  The rule-based fields
 (:mod:`.ldrb`) are computed once per cell of a :class:`~organfem.meshing.MeshData`
 with two Laplace solves (DOLFINx, imported only when called) and stored with
-``mesh.with_fibres(...)``.
+``mesh.with_fibres(...)``.  :func:`helix_angle` measures any field's helix
+angle about a long axis (:mod:`.angles`).
 """
 
 from .analytic import constant_fibres, ellipsoid_coordinates, land2015_fibres
+from .angles import LongAxis, helix_angle, lv_long_axis, wall_normals
 from .ldrb import LaplaceCoordinates, helix_angles, ldrb_coordinates, ldrb_fibres
+from .lv import LV_TAGS, load_lv_mesh
 
 __all__ = [
     "land2015_fibres",
@@ -17,5 +20,11 @@ __all__ = [
     "ldrb_fibres",
     "ldrb_coordinates",
     "helix_angles",
+    "helix_angle",
+    "lv_long_axis",
+    "wall_normals",
+    "LongAxis",
     "LaplaceCoordinates",
+    "LV_TAGS",
+    "load_lv_mesh",
 ]

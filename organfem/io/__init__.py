@@ -7,17 +7,29 @@ without DOLFINx.
 
 from organfem.io._vtkhdf import VTKHDF_VERSION
 from organfem.io.checkpoint import load_checkpoint, save_checkpoint
-from organfem.io.provenance import provenance, sha256_file
+from organfem.io.provenance import (
+    input_label,
+    provenance,
+    sha256_file,
+    sha256_folder,
+    sha256_input,
+)
 from organfem.io.reader import Results, read_results
+from organfem.io.runs import resume_run, save_run
 from organfem.io.writer import ResultsWriter
 
 __all__ = [
     "VTKHDF_VERSION",
     "Results",
     "ResultsWriter",
+    "input_label",
     "load_checkpoint",
     "provenance",
     "read_results",
+    "resume_run",
+    "save_run",
     "save_checkpoint",
     "sha256_file",
+    "sha256_folder",
+    "sha256_input",
 ]

@@ -28,6 +28,7 @@ from .dynamics import Inertia, RayleighDamping, ViscousDamping
 from .integrators import BDF2, BackwardEuler, GeneralisedAlpha, Integrator, Newmark, QuasiStatic
 from .loads import BodyForce, Displacement, Fixed, Pressure, Spring
 from .material import Material, QuadratureMaterial, Regions, UFLMaterial
+from .parallel import on_rank0
 from .probe import probe
 from .problem import HyperelasticProblem, Model, SolveResult
 from .solver import NEWTON_GMRES_GAMG, NEWTON_MUMPS, NEWTON_TRUST_REGION_MUMPS, preset
@@ -38,6 +39,7 @@ from .time import Ramp, Table, TimeFunction
 from .volume import Cavity, cavity_volume
 
 __all__ = [
+    "on_rank0",
     "Domain",
     "CellFibres",
     "Model",

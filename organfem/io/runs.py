@@ -1,0 +1,77 @@
+"""The record of a run beside its checkpoint: resume it, or say why not.
+
+A scenario's checkpoint folder holds ``run.json``: the run's parameters and
+the SHA-256 of its inputs.  Started again with the same ones, the run
+resumes from its checkpoint; with other ones it stops and names what
+differs, so that a checkpoint is never continued with other physics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ParameterError
+
+__all__ = ["RUN_RECORD", "resume_run", "save_run"]
+
+#: File name of the record in the checkpoint folder.
+RUN_RECORD = "run.json"
+
+
+def resume_run(folder: str | Path, run: Mapping[str, Any], *, restart: bool = False
+               ) -> tuple[bool, dict]:
+    """Whether a run resumes the checkpoint in ``folder``, and the record saved there.
+
+    Not collective (rank 0).
+
+    Args:
+        folder: the checkpoint folder.
+        run: ``{"parameters": {...}, "inputs": {role: sha256}}`` of this run
+            (JSON-serialisable).
+        restart: discard the folder and start over.
+
+    Returns:
+        ``(resume, record)``: True and the saved record when the folder holds
+        this run's checkpoint; False and ``{}`` (the folder removed) when it
+        holds none or ``restart`` is set.
+
+    Raises:
+        ParameterError: if the folder holds the checkpoint of a run with other
+            parameters or inputs (naming them), or an unreadable record.
+    """
+    folder = Path(folder)
+    record = folder / RUN_RECORD
+    if restart or not record.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        return False, {}
+    now = json.loads(json.dumps(run))
+    try:
+        before = json.loads(record.read_text())
+        changed = [f"{key} {before['parameters'].get(key)!r} -> {value!r}"
+                   for key, value in now["parameters"].items()
+                   if before["parameters"].get(key) != value]
+        changed += [f"input {role!r}" for role in sorted({*now["inputs"], *before["inputs"]})
+                    if now["inputs"].get(role) != before["inputs"].get(role)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        changed = [f"its record {folder.name}/{RUN_RECORD} is unreadable"]
+    if changed:
+        raise ParameterError(
+            "the output folder holds the checkpoint of a run with other options ("
+            + "; ".join(changed) + "): rerun with those to resume it, add --restart "
+            "to start over, or choose another --out"
+        )
+    return True, before
+
+
+def save_run(folder: str | Path, record: Mapping[str, Any]) -> None:
+    """Write the run's record into ``folder`` atomically (rank 0)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{RUN_RECORD}.partial"
+    partial.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(partial, folder / RUN_RECORD)
