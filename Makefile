@@ -54,6 +54,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/land2015.py --json results/bench/land2015.json
 	$(VENV)/bin/python benchmarks/dynamics.py --json results/bench/dynamics.json
 	$(VENV)/bin/python benchmarks/contact_convergence.py --json results/bench/contact_convergence.json
+	PYTHONPATH=. $(VENV)/bin/python benchmarks/image_to_mesh.py --json results/bench/image_to_mesh.json
+	PYTHONPATH=. $(VENV)/bin/python benchmarks/report.py --shape tube --json results/bench/report.json
 
 clean:
 	rm -rf results .pytest_cache .jax_cache build *.egg-info

@@ -4,6 +4,7 @@
     organfem run --list                            list the scenarios
     organfem render results.vtkhdf [--field ...]   PNG of a results file
     organfem info results.vtkhdf                   steps, scalars and provenance
+    organfem report results.vtkhdf [--pdf r.pdf]   self-contained HTML (and PDF) report
     organfem deidentify SRC_FOLDER DST_FOLDER      copy DICOM files without patient identifiers
     organfem mesh labels.nii.gz --out mesh.h5      label map -> tagged tetrahedra (+ LV fibres)
     organfem render mesh.h5 [--show fibres]        PNG of a mesh's tags, cells or fibres
@@ -247,6 +248,29 @@ def _mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .errors import ParameterError
+    from .report import report_content
+
+    if args.no_html and not args.pdf:
+        raise ParameterError("--no-html needs --pdf: there would be nothing to write")
+    content = report_content(args.results)
+    if content.unfinished:
+        print(f"unfinished run: the report shows the {len(content.times)} step(s) written so "
+              "far", file=sys.stderr)
+    if not args.no_html:
+        from .report.html import write_html
+
+        results = Path(args.results)
+        default = results.with_name(results.name.removesuffix(".partial")).with_suffix(".html")
+        print(write_html(content, Path(args.out) if args.out else default))
+    if args.pdf:
+        from .report.pdf import write_pdf
+
+        print(write_pdf(content, Path(args.pdf)))
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     from .io import read_results
 
@@ -392,6 +416,22 @@ def _parser() -> argparse.ArgumentParser:
     mesh.add_argument("--xdmf", help="also write the mesh and its tags as XDMF (for plain "
                       "DOLFINx and ParaView)")
 
+    report = sub.add_parser(
+        "report",
+        allow_abbrev=False,
+        help="a self-contained HTML report of a results file (and a PDF)",
+        description="Write the report of a results file: one HTML file that works offline "
+        "(3-D view of the deformed anatomy with a step slider, field selector, reference "
+        "outline and clipping plane; key figures; plots; provenance; verification status; "
+        "limits) and, with --pdf, the same content as a PDF with static views from three "
+        "directions. Reads only the results file.",
+    )
+    report.add_argument("results", help="a .vtkhdf results file (or its .partial)")
+    report.add_argument("--out", help="HTML file to write (default: next to the results, "
+                        ".html)")
+    report.add_argument("--pdf", help="also write the PDF report to this file")
+    report.add_argument("--no-html", action="store_true", help="write only the PDF")
+
     info = sub.add_parser("info", help="print the steps, scalars and provenance of a results file")
     info.add_argument("results", help="a .vtkhdf results file")
 
@@ -447,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
             return _deidentify(args)
         if args.command == "mesh":
             return _mesh(args)
+        if args.command == "report":
+            return _report(args)
         return _info(args)
     except OrganfemError as error:
         log.error("%s", error)

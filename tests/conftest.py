@@ -64,3 +64,47 @@ def lv_coarse() -> MeshData:
 def lv_coarse_domain(lv_coarse):
     """:func:`lv_coarse` as a distributed ``Domain``."""
     return _domain(lv_coarse)
+
+
+def _write_dicom_label_series(image, folder, header) -> None:
+    """Write a label map as a CT DICOM series (one file per slice k) carrying ``header``.
+
+    Pixel (row j, column i) of slice k is voxel (i, j, k); the geometry is the
+    image's.  ``header`` maps DICOM keywords to values (the identifiers a
+    test then looks for in every output).
+    """
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    folder.mkdir(parents=True)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    for k in range(image.shape[2]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = sop = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.Modality = "CT"
+        for keyword, value in header.items():
+            setattr(ds, keyword, value)
+        ds.Rows, ds.Columns = image.shape[1], image.shape[0]
+        ds.PixelSpacing = [float(image.spacing[1]), float(image.spacing[0])]
+        ds.SliceThickness = float(image.spacing[2])
+        ds.ImageOrientationPatient = [float(v) for v in image.direction[:, :2].T.ravel()]
+        ds.ImagePositionPatient = [float(v) for v in image.index_to_physical([0, 0, k])]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.RescaleSlope, ds.RescaleIntercept, ds.InstanceNumber = 1, 0, k + 1
+        ds.PixelData = np.ascontiguousarray(image.array[:, :, k].T, dtype=np.uint16).tobytes()
+        ds.save_as(folder / f"IM{k:04d}.dcm", enforce_file_format=True)
+
+
+@pytest.fixture(scope="session")
+def write_dicom_label_series():
+    """The function ``(image, folder, header)`` that writes a label map as a DICOM series."""
+    pytest.importorskip("pydicom")
+    return _write_dicom_label_series

@@ -198,42 +198,14 @@ def test_image_scenario_runs_on_a_users_mesh_and_never_names_it(patient_mesh, tm
     assert read_results(out / "image_lv.vtkhdf").times.tolist() == results.times.tolist()
 
 
-def _write_label_series(image, folder: Path) -> None:
-    """Write a label map as a DICOM series whose header names the patient."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    folder.mkdir(parents=True)
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    for k in range(image.shape[2]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = sop = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.Modality, ds.PatientName, ds.PatientID = "CT", "DOE^JOHN", "19600101"
-        # Pixel (row j, column i) of slice k is voxel (i, j, k).
-        ds.Rows, ds.Columns = image.shape[1], image.shape[0]
-        ds.PixelSpacing = [float(image.spacing[1]), float(image.spacing[0])]
-        ds.SliceThickness = float(image.spacing[2])
-        ds.ImageOrientationPatient = [float(v) for v in image.direction[:, :2].T.ravel()]
-        ds.ImagePositionPatient = [float(v) for v in image.index_to_physical([0, 0, k])]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.RescaleSlope, ds.RescaleIntercept, ds.InstanceNumber = 1, 0, k + 1
-        ds.PixelData = np.ascontiguousarray(image.array[:, :, k].T, dtype=np.uint16).tobytes()
-        ds.save_as(folder / f"IM{k:04d}.dcm", enforce_file_format=True)
-
-
 @pytest.mark.slow
-def test_image_scenario_reads_a_dicom_folder_and_never_names_it(tmp_path, capsys, caplog):
+def test_image_scenario_reads_a_dicom_folder_and_never_names_it(tmp_path, capsys, caplog,
+                                                                write_dicom_label_series):
     pytest.importorskip("pydicom")
     caplog.set_level(logging.DEBUG)
     folder = tmp_path / PATIENT  # a folder named after the patient, as they often are
-    _write_label_series(lv_phantom((48, 48, 48)).image, folder)
+    write_dicom_label_series(lv_phantom((48, 48, 48)).image, folder,
+                             {"PatientName": "DOE^JOHN", "PatientID": "19600101"})
     out = tmp_path / "run"
     argv = ["run", "image-to-lv-inflation", "--image", str(folder), "--out", str(out),
             "--mesh-size", "8 mm", "--steps", "1", "--no-render"]  # fmt: skip

@@ -66,6 +66,11 @@ class Results:
         return json.loads(str(self.attributes.get("parameters", "{}")))
 
     @property
+    def report(self) -> dict[str, Any]:
+        """What the run's report shows, as the scenario declared it (empty if none)."""
+        return json.loads(str(self.attributes.get("report", "{}")))
+
+    @property
     def input_hashes(self) -> dict[str, str]:
         """SHA-256 hex digest of each input file by role."""
         return json.loads(str(self.attributes.get("inputs", "{}")))

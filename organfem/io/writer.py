@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import errno
 import io
+import json
 import logging
 import os
 import shutil
@@ -105,6 +106,9 @@ class ResultsWriter:
             ``MeshTags``, or ``(cells, values)`` with local cell indices
             ``(n,)`` and values ``(n,)`` or ``(n, k)``; untagged cells get -1
             (integer values) or NaN.
+        report: What a report of this run shows (JSON-serialisable; see
+            :class:`organfem.report.ReportSpec`), stored as the ``report``
+            attribute, so that ``organfem report`` needs only this file.
         resume: Continue an earlier run's file instead of starting a new one:
             the partial file of an interrupted run if there is one, else the
             finished file at ``path`` (copied to the partial file, so that
@@ -135,6 +139,7 @@ class ResultsWriter:
         parameters: Mapping[str, Any] = types.MappingProxyType({}),
         inputs: Mapping[str, str | Path] = types.MappingProxyType({}),
         static: Mapping[str, _StaticField] = types.MappingProxyType({}),
+        report: Mapping[str, Any] | None = None,
         resume: bool = False,
     ) -> None:
         self._path = Path(path)
@@ -197,6 +202,11 @@ class ResultsWriter:
                     ) from None
                 return self._reopen(copied=True)
             record = provenance(parameters, inputs, mpi_size=self._comm.size)
+            if report is not None:
+                try:
+                    record["report"] = json.dumps(report, sort_keys=True)
+                except (TypeError, ValueError) as err:
+                    raise ParameterError(f"report: cannot be stored as JSON: {err}") from None
             # Built in memory, written with plain file I/O (a failure there
             # is an ordinary OSError), then reopened for the steps.
             image = io.BytesIO()
