@@ -17,7 +17,7 @@ PYTHON ?= $(firstword $(foreach c,$(PYTHON_CANDIDATES),$(call is_python312,$(c))
 .PHONY: help venv demo test bench clean
 
 help:
-	@echo "make demo   set up .venv, then inflate an idealised left ventricle (results/lv_inflation/)"
+	@echo "make demo   set up .venv, inflate an idealised left ventricle and report it (results/lv_inflation/)"
 	@echo "make test   set up .venv, then run the test suite"
 	@echo "make bench  set up .venv, then run the benchmarks (results/bench/*.json)"
 	@echo "make venv   create .venv and install organfem with the pinned versions in constraints.txt"
@@ -43,6 +43,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/python solvers/lv_inflation.py --out results/lv_inflation
+	$(VENV)/bin/organfem report results/lv_inflation/lv_inflation.vtkhdf \
+	    --pdf results/lv_inflation/report.pdf
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
