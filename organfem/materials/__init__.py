@@ -15,6 +15,12 @@ in time by a pure rule and set such parameters::
     model = ActiveTensionODE(Tmax=60.0, tau=0.05, t_act=t_act)  # t_act (n,) [s]
     q = advance(model, model.init(n), {"t": dt, "stretch": stretch}, dt)
     S, D = evaluate(with_parameters(law, **model.parameters(q)), e, R)
+
+The laws of the cardiac elastodynamics benchmark (Arostica et al. 2025)::
+
+    law = (ModifiedHolzapfelOgden.arostica_2025() + VolumetricPenalty.arostica_2025()
+           + ActiveStress(Ta=0.0))  # or LengthDependentActiveStress.land_2017()
+    model = BestelActiveTension.arostica_2025(delay=delay)  # delay (n,) [s]
 """
 
 from .kernel import (
@@ -30,12 +36,14 @@ from .laws import (
     Guccione,
     HolzapfelOgden,
     Law,
+    LengthDependentActiveStress,
+    ModifiedHolzapfelOgden,
     NeoHookean,
     Sum,
     VolumetricPenalty,
     with_parameters,
 )
-from .state import ActiveTensionODE, InternalVariables, advance
+from .state import ActiveTensionODE, BestelActiveTension, InternalVariables, advance
 
 __all__ = [
     "Law",
@@ -43,7 +51,9 @@ __all__ = [
     "NeoHookean",
     "Guccione",
     "HolzapfelOgden",
+    "ModifiedHolzapfelOgden",
     "ActiveStress",
+    "LengthDependentActiveStress",
     "VolumetricPenalty",
     "second_piola",
     "first_piola",
@@ -54,5 +64,6 @@ __all__ = [
     "with_parameters",
     "InternalVariables",
     "ActiveTensionODE",
+    "BestelActiveTension",
     "advance",
 ]

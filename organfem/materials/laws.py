@@ -26,6 +26,7 @@ Units: stresses and stiffness-like parameters in kPa, exponents dimensionless.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import jax
@@ -44,7 +45,9 @@ __all__ = [
     "NeoHookean",
     "Guccione",
     "HolzapfelOgden",
+    "ModifiedHolzapfelOgden",
     "ActiveStress",
+    "LengthDependentActiveStress",
     "VolumetricPenalty",
     "with_parameters",
 ]
@@ -312,6 +315,89 @@ class HolzapfelOgden(Law):
 
 
 @_law
+class ModifiedHolzapfelOgden(Law):
+    """Holzapfel-Ogden law of the cardiac elastodynamics benchmark (Arostica et al. 2025).
+
+    ``psi = a/(2b) (exp(b (I1bar - 3)) - 1)
+          + sum_{i=f,s} a_i/(2 b_i) chi(I4i) (exp(b_i (I4i - 1)^2) - 1)
+          + a_fs/(2 b_fs) (exp(b_fs I8fs^2) - 1)``
+
+    with the isochoric ``I1bar = J^(-2/3) I1``, the fibre and sheet terms of
+    the full ``C`` (``I4f``, ``I4s``, ``I8fs``, not isochoric: the "modified
+    anisotropy" of Nolan et al. 2014) and the smooth switch
+    ``chi(I4) = 1 / (1 + exp(-k (I4 - 1)))`` in place of the kink ``(I4 - 1)_+``
+    of :class:`HolzapfelOgden`: fibres and sheets in compression carry almost
+    no stress (``chi(0.9) = 4.5e-5`` at ``k = 100``), and the energy is smooth,
+    so Newton's method sees no jump of the tangent at ``I4 = 1``
+    (``chi(1) = 1/2``).  The fibre-sheet term is not switched.
+
+    The form is that of the benchmark's reference codes, which agree on it:
+    svMultiPhysics' ``HolzapfelOgden-ModifiedAnisotropy`` (``stIso_HO_ma``: the
+    switch multiplies ``exp(...) - 1``; the stress adds
+    ``a_f/b_f chi'(I4f) (exp(...) - 1)`` to the usual term) and
+    ``finsberg/cardiac_benchmark`` (``material.py``, ``I1 = J^(-2/3) tr C``).
+    The isotropic term alone is isochoric, so ``S = 0`` in the reference
+    state; pair the law with ``VolumetricPenalty.arostica_2025()`` (the
+    benchmark's ``kappa/4 (J^2 - 1 - 2 ln J)``) or the mixed (u, p)
+    formulation.  The energy takes ``I1`` and ``I3`` and forms ``I1bar``
+    itself (like :class:`NeoHookean` forms ``ln J``), so the kernel
+    differentiates through polynomial invariants only.
+
+    Args:
+        a, a_f, a_s, a_fs: stiffnesses [kPa], ``a``, ``a_f`` > 0, ``a_s``,
+            ``a_fs`` >= 0.
+        b, b_f, b_s, b_fs: exponents, > 0.
+        k: steepness of the switch, > 0 (dimensionless; 100 in the benchmark).
+    """
+
+    a: float
+    b: float
+    a_f: float
+    b_f: float
+    a_s: float = 0.0
+    b_s: float = 1.0
+    a_fs: float = 0.0
+    b_fs: float = 1.0
+    k: float = 100.0
+    invariants = ("I1", "I3", "I4f", "I4s", "I8fs")
+    _positive = ("a", "b", "a_f", "b_f", "b_s", "b_fs", "k")
+    _non_negative = ("a_s", "a_fs")
+
+    @classmethod
+    def arostica_2025(cls) -> ModifiedHolzapfelOgden:
+        """Arostica et al. (2025), "A software benchmark for cardiac elastodynamics",
+        Comput. Methods Appl. Mech. Engrg. 435:117485, doi 10.1016/j.cma.2024.117485.
+
+        The benchmark's passive parameters (given there in Pa, here in kPa):
+        a = 59 Pa, b = 8.023, a_f = 18472 Pa, b_f = 16.026, a_s = 2481 Pa,
+        b_s = 11.12, a_fs = 216 Pa, b_fs = 11.436, k = 100; the values of
+        Holzapfel & Ogden (2009), Table 1, with the switch's k.
+        """
+        return cls(
+            a=0.059, b=8.023, a_f=18.472, b_f=16.026,
+            a_s=2.481, b_s=11.12, a_fs=0.216, b_fs=11.436, k=100.0,
+        )  # fmt: skip
+
+    def switch(self, I4: jax.Array) -> jax.Array:
+        """``chi(I4) = 1 / (1 + exp(-k (I4 - 1)))``, dimensionless, in (0, 1)."""
+        return jax.nn.sigmoid(self.k * (I4 - 1))
+
+    def strain_energy(
+        self, I1: jax.Array, I3: jax.Array, I4f: jax.Array, I4s: jax.Array, I8fs: jax.Array
+    ) -> jax.Array:
+        def fibre(a, b, I4):
+            return a / (2 * b) * self.switch(I4) * jnp.expm1(b * (I4 - 1) ** 2)
+
+        I1bar = I1 * I3 ** (-1.0 / 3.0)  # J^(-2/3) I1 with J^2 = I3
+        return (
+            self.a / (2 * self.b) * jnp.expm1(self.b * (I1bar - 3))
+            + fibre(self.a_f, self.b_f, I4f)
+            + fibre(self.a_s, self.b_s, I4s)
+            + self.a_fs / (2 * self.b_fs) * jnp.expm1(self.b_fs * I8fs**2)
+        )
+
+
+@_law
 class ActiveStress(Law):
     """Active tension ``T_a`` [kPa] along the fibre.
 
@@ -353,6 +439,127 @@ class ActiveStress(Law):
         return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
 
 
+@_law
+class LengthDependentActiveStress(Law):
+    """Active tension along the fibre scaled by the fibre stretch (Frank-Starling).
+
+    ``S_a = T_a h(lambda) f0 (x) f0`` with ``lambda = sqrt(I4f)`` and
+
+        h(lambda) = max(0, 1 + beta0 (l + min(l, lambda_knee) - 1 - lambda_knee)),
+        l = min(lambda, lambda_max),
+
+    the length dependence of Land et al. (2017): ``h(1) = 1``; it rises with
+    slope ``beta0`` above ``lambda_knee``, falls at twice that rate below it,
+    is 0 below the slack stretch (:attr:`slack_stretch`) and constant above
+    ``lambda_max``.  ``lambda_knee = 0`` and ``lambda_max = inf`` give the
+    linear law ``1 + beta0 (lambda - 1)`` of Hunter, McCulloch & ter Keurs
+    (1998).  ``T_a`` is the tension at ``lambda = 1``, e.g. the ``tau`` of
+    :class:`organfem.materials.BestelActiveTension`.
+
+    The stress depends on the current stretch, so the factor lives here, in
+    the law, and autodiff puts ``T_a h'(lambda)`` into the tangent.
+    ``configuration="reference"``: the stress above, that of the energy
+    ``T_a integral_1^lambda h(l) l dl`` (a function of ``I4f`` only, so the
+    law is hyperelastic and its tangent symmetric; the integral of the
+    piecewise-quadratic ``h(l) l`` is exact, by Gauss-Legendre quadrature
+    between the kinks).  ``configuration="current"``: Cauchy stress
+    ``T_a h(lambda) f (x) f / |f|^2``, as in :class:`ActiveStress`.
+
+    Args:
+        Ta: active tension at ``lambda = 1`` [kPa], >= 0.
+        beta0: slope of the factor per unit stretch, > 0.
+        lambda_knee: stretch below which the slope doubles, >= 0.
+        lambda_max: stretch above which the factor stays constant, > 0.
+    """
+
+    Ta: float
+    beta0: float
+    lambda_knee: float = 0.0
+    lambda_max: float = math.inf
+    configuration: str = jax.tree.static(default="reference")
+    _positive = ("beta0", "lambda_max")
+    _non_negative = ("Ta", "lambda_knee")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.configuration not in ("reference", "current"):
+            raise ParameterError(
+                f"LengthDependentActiveStress: configuration={self.configuration!r} must be "
+                "'reference' or 'current'"
+            )
+
+    @classmethod
+    def land_2017(cls, Ta: float = 0.0, *, configuration: str = "reference"):
+        """Land et al. (2017), J. Mol. Cell. Cardiol. 106:68-83, doi
+        10.1016/j.yjmcc.2017.03.008: ``beta0 = 2.3``, knee 0.87, cap 1.2.
+
+        Their ``h(lambda) = max(0, h'(min(lambda, 1.2)))`` with
+        ``h'(lambda) = 1 + beta0 (lambda + min(lambda, 0.87) - 1.87)``,
+        fitted to human cardiomyocytes; zero below ``lambda = 0.7176``, 1.46
+        from ``lambda = 1.2`` on.
+        """
+        return cls(Ta=Ta, beta0=2.3, lambda_knee=0.87, lambda_max=1.2, configuration=configuration)
+
+    @classmethod
+    def hunter_1998(cls, Ta: float = 0.0, *, configuration: str = "reference"):
+        """Hunter, McCulloch & ter Keurs (1998), Prog. Biophys. Mol. Biol.
+        69:289-331: the linear ``1 + beta0 (lambda - 1)`` with ``beta0 = 1.45``
+        (zero below ``lambda = 1 - 1/beta0 = 0.31``)."""
+        return cls(Ta=Ta, beta0=1.45, configuration=configuration)
+
+    @property
+    def slack_stretch(self) -> jax.Array:
+        """The stretch below which ``h = 0`` (the zero of the uncapped factor)."""
+        beta, knee = self.beta0, self.lambda_knee
+        return jnp.where(
+            1 + beta * (knee - 1) > 0,  # h(knee) > 0: the zero lies on the steep branch
+            (1 + knee - 1 / beta) / 2,
+            1 - 1 / beta,
+        )
+
+    def factor(self, stretch: jax.Array) -> jax.Array:
+        """``h(lambda)``, dimensionless, for fibre stretches ``lambda`` > 0."""
+        l = jnp.minimum(stretch, self.lambda_max)
+        knee = self.lambda_knee
+        return jnp.maximum(0.0, 1 + self.beta0 * (l + jnp.minimum(l, knee) - 1 - knee))
+
+    @property
+    def invariants(self) -> tuple[str, ...]:
+        return ("I4f",) if self.configuration == "reference" else ()
+
+    @property
+    def hyperelastic(self) -> bool:
+        return self.configuration == "reference"
+
+    def strain_energy(self, I4f: jax.Array) -> jax.Array:
+        # T_a integral_1^lambda h(l) l dl, so that dpsi/dI4f = T_a h / 2 and
+        # S = 2 dpsi/dC = T_a h f0 (x) f0.  Between consecutive kinks of h
+        # (slack, knee, cap; those outside the range clipped onto its ends)
+        # h(l) l is a quadratic, which two-point Gauss-Legendre integrates
+        # exactly; its nodes lie inside the pieces, never on a kink, so
+        # autodiff takes the slope of h from the right piece.
+        stretch = jnp.sqrt(I4f)
+        above = stretch >= 1.0
+        # where, not min/max: at lambda = 1 the moving end must be hi alone.
+        lo, hi = jnp.where(above, 1.0, stretch), jnp.where(above, stretch, 1.0)
+        kinks = jnp.sort(jnp.stack([self.slack_stretch, self.lambda_knee, self.lambda_max]))
+        ends = [lo, *(jnp.clip(kinks[i], lo, hi) for i in range(3)), hi]
+        integral = 0.0
+        for left, right in zip(ends[:-1], ends[1:]):
+            middle, half = (left + right) / 2, (right - left) / 2
+            for node in (middle - half / math.sqrt(3), middle + half / math.sqrt(3)):
+                integral = integral + half * node * self.factor(node)
+        return self.Ta * jnp.where(above, integral, -integral)
+
+    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
+        if self.hyperelastic:
+            return super().extra_stress(e, R)
+        x = tuple(e[a] for a in range(6))
+        I4f = INVARIANTS["I4f"](x, R)
+        scale = self.factor(jnp.sqrt(I4f)) * jnp.sqrt(INVARIANTS["I3"](x, R)) / I4f
+        return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
+
+
 _PENALTIES = {
     # U(J) with U(1) = U'(1) = 0 and U''(1) = kappa.
     "quadratic": lambda J: 0.5 * (J - 1) ** 2,
@@ -382,6 +589,12 @@ class VolumetricPenalty(Law):
             raise ParameterError(
                 f"VolumetricPenalty: kind={self.kind!r} must be one of {sorted(_PENALTIES)}"
             )
+
+    @classmethod
+    def arostica_2025(cls) -> VolumetricPenalty:
+        """Arostica et al. (2025), CMAME 435:117485: ``kappa/4 (J^2 - 1 - 2 ln J)``
+        with kappa = 1e6 Pa = 1000 kPa."""
+        return cls(kappa=1.0e3, kind="simo-taylor")
 
     def strain_energy(self, I3: jax.Array) -> jax.Array:
         return self.kappa * _PENALTIES[self.kind](jnp.sqrt(I3))
