@@ -36,6 +36,7 @@ from .state import State
 from .stepping import RampResult, SimulationResult, ramp, simulate
 from .terms import Contribution, FormContext, Multiplier, Term
 from .time import Ramp, Table, TimeFunction
+from .unloading import UnloadResult, unload
 from .volume import Cavity, cavity_volume
 
 __all__ = [
@@ -83,6 +84,8 @@ __all__ = [
     "RampResult",
     "SimulationResult",
     "probe",
+    "unload",
+    "UnloadResult",
     "preset",
     "NEWTON_MUMPS",
     "NEWTON_TRUST_REGION_MUMPS",
