@@ -440,7 +440,9 @@ def _colour_range(values: np.ndarray | None) -> tuple[float, float] | None:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return None
-    low, high = float(finite.min()), float(finite.max())
+    # The 1st to 99th percentile: a few hot spots (at a fixed base, a kink of
+    # the wall) would otherwise squeeze the rest of the surface into one colour.
+    low, high = (float(v) for v in np.percentile(finite, [1.0, 99.0]))
     if high <= low:
         pad = abs(low) * 0.05 or 1.0
         low, high = low - pad, high + pad
@@ -509,7 +511,11 @@ def _views_block(doc: _Document, content: ReportContent) -> None:
     if geometry.displacement is not None and len(geometry.displacement):
         deformed = reference + np.asarray(geometry.displacement[-1], float)
     if field is not None:
-        what = f"coloured by {field.label}" + (f" [{field.unit}]" if field.unit else "")
+        unit = f" {field.unit}" if field.unit else ""
+        what = (f"coloured by {field.label}" + (f" [{field.unit}]" if field.unit else "")
+                + (f" (colour scale: 1st to 99th percentile of the surface's values; they "
+                   f"range from {np.nanmin(values):.3g} to {np.nanmax(values):.3g}{unit})"
+                   if values is not None and np.isfinite(values).any() else ""))
     else:
         what = "(the scenario declares no field to colour by)"
     shape = ("deformed at true scale" if geometry.displacement is not None
