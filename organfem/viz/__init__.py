@@ -1,6 +1,17 @@
 """Renders of results and meshes (PyVista, off-screen), the right way up and with units."""
 
+from organfem.viz.animate import animate
 from organfem.viz.mesh import helix_angle_field, mesh_view, render_mesh
+from organfem.viz.pv_loop import BeatMetrics, beat_metrics, pv_loop
 from organfem.viz.render import render
 
-__all__ = ["render", "render_mesh", "mesh_view", "helix_angle_field"]
+__all__ = [
+    "render",
+    "render_mesh",
+    "mesh_view",
+    "helix_angle_field",
+    "pv_loop",
+    "beat_metrics",
+    "BeatMetrics",
+    "animate",
+]
