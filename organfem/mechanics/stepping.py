@@ -202,6 +202,16 @@ def _failure(
     )
 
 
+def _target_loads(problem: HyperelasticProblem, t: float) -> str:
+    """The loads the ramp asks for at pseudo-time ``t``, in physical units. Collective."""
+    now = problem.time
+    problem.set_time(t, ramped=True)
+    try:
+        return problem.describe_loads(target=True)
+    finally:
+        problem.set_time(now, ramped=True)
+
+
 def ramp(
     problem: HyperelasticProblem,
     levels: Sequence[float] | int = 10,
@@ -323,9 +333,11 @@ def _ramp(
                     increment *= 2.0
                 continue
             cuts += 1
+            # Collective on every rank (whatever each rank's log level).
+            loads = _target_loads(problem, trial) or "no pressure or cavity loads"
             log.info(
-                "pseudo-time %.6g not reached (%s after %d iterations); cutting the step",
-                trial, result.reason, result.iterations,
+                "pseudo-time %.6g not reached (%s after %d iterations; target %s); "
+                "cutting the step", trial, result.reason, result.iterations, loads,
             )  # fmt: skip
             if cuts > max_cuts:
                 raise _failure(problem, result, current, max_cuts, "pseudo-time", history)
