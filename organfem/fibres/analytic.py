@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ConvergenceError, ParameterError
 
-__all__ = ["land2015_fibres", "constant_fibres", "ellipsoid_coordinates"]
+__all__ = ["land2015_fibres", "constant_fibres", "ellipsoid_coordinates", "arostica_fibres"]
 
 _NEWTON_TOL = 1e-12
 _NEWTON_MAX_STEPS = 50
@@ -208,3 +208,63 @@ def constant_fibres(direction, n: int, *, sheet=None) -> np.ndarray:
     s0 = s0 / np.linalg.norm(s0)
     basis = np.stack([f0, s0, np.cross(f0, s0)])
     return np.broadcast_to(basis, (n, 3, 3)).copy()
+
+
+def arostica_fibres(
+    x: np.ndarray,
+    *,
+    endo: tuple[float, float] = (25.0, 90.0),
+    epi: tuple[float, float] = (35.0, 97.0),
+    alpha_endo: float = -60.0,
+    alpha_epi: float = 60.0,
+    t_tol: float = 0.1,
+) -> np.ndarray:
+    """Fibre basis of the Arostica et al. (2025) monoventricle (benchmark 1).
+
+    The geometry is :func:`organfem.meshing.arostica_ellipsoid`: long axis x,
+    ``x = rl(t) cos(mu)``, ``y = rs(t) sin(mu) cos(theta)``, ``z = rs(t)
+    sin(mu) sin(theta)``, ``mu`` in ``[-pi, mu_base]``.  With ``e_mu``,
+    ``e_theta`` the unit vectors along ``dx/dmu`` (from the apex towards the
+    base) and ``dx/dtheta``, and ``alpha = alpha_endo + (alpha_epi -
+    alpha_endo) t`` (``t`` clipped to ``[0, 1]``), the rule of the benchmark's
+    reference implementation (finsberg/cardiac_benchmark, ``microstructure.py``,
+    ``compute_system``):
+
+    * ``f0 = sin(alpha) e_mu + cos(alpha) e_theta``,
+    * ``s0 = e_mu x e_theta`` (the ellipsoid's normal, pointing into the cavity),
+    * ``n0 = f0 x s0``.
+
+    ``t`` here is the ellipsoidal coordinate of :func:`ellipsoid_coordinates`
+    (the reference implementation takes ``t`` from a Laplace solve between
+    endo- and epicardium instead; both are 0 and 1 on the two surfaces).
+
+    Since ``e_mu = -e_u`` and ``e_theta = e_v`` for Land's coordinates of the
+    axes rotated (x, y, z) -> (z, x, y), this is :func:`land2015_fibres` with
+    the angles negated and ``s0``, ``n0`` reversed.  Measured with
+    :func:`organfem.fibres.helix_angle` about the axis ``(1, 0, 0)`` (apex to
+    base) the helix angle is ``+alpha``: -60 degrees at the endocardium, +60
+    at the epicardium for the defaults.
+
+    Args:
+        x: points [mm], shape (n, 3).
+        endo, epi: ``(r_short, r_long)`` of the bounding ellipsoids [mm].
+        alpha_endo, alpha_epi: helix angles at endo- and epicardium [deg].
+        t_tol: see :func:`ellipsoid_coordinates`.
+
+    Returns:
+        Orthonormal right-handed bases, shape (n, 3, 3), rows ``(f0, s0, n0)``.
+
+    Raises:
+        ParameterError: for bad input or points outside the wall.
+    """
+    x = _points(x)
+    basis = land2015_fibres(
+        x[:, [1, 2, 0]],  # long axis along the third coordinate, as Land's
+        endo=endo,
+        epi=epi,
+        alpha_endo=-alpha_endo,
+        alpha_epi=-alpha_epi,
+        t_tol=t_tol,
+    )[:, :, [2, 0, 1]]  # back to (x, y, z)
+    basis[:, 1:] *= -1.0  # s0 = e_mu x e_theta = -(e_u x e_v)
+    return basis

@@ -20,7 +20,17 @@ from .from_image import (
     vessel_end_caps,
     vessel_mesh,
 )
-from .idealised import BEAM_LENGTHS, land_beam, lv_ellipsoid, sphere_shell, tube
+from .idealised import (
+    AROSTICA_ENDO,
+    AROSTICA_EPI,
+    AROSTICA_MU_BASE,
+    BEAM_LENGTHS,
+    arostica_ellipsoid,
+    land_beam,
+    lv_ellipsoid,
+    sphere_shell,
+    tube,
+)
 from .mesh import CELL_TYPES, TET_EDGES, MeshData, boundary_facets
 from .quality import MeshQuality, QualityThresholds, mesh_quality, tet_measures
 from .surface import LabelSurface, Plane, label_surface
@@ -33,6 +43,10 @@ __all__ = [
     "boundary_facets",
     "land_beam",
     "lv_ellipsoid",
+    "arostica_ellipsoid",
+    "AROSTICA_ENDO",
+    "AROSTICA_EPI",
+    "AROSTICA_MU_BASE",
     "sphere_shell",
     "tube",
     "BEAM_LENGTHS",

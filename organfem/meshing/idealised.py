@@ -37,7 +37,17 @@ import numpy as np
 from ..errors import MeshError, ParameterError
 from .mesh import MeshData, boundary_facets
 
-__all__ = ["land_beam", "lv_ellipsoid", "sphere_shell", "tube", "BEAM_LENGTHS"]
+__all__ = [
+    "land_beam",
+    "lv_ellipsoid",
+    "sphere_shell",
+    "tube",
+    "BEAM_LENGTHS",
+    "arostica_ellipsoid",
+    "AROSTICA_ENDO",
+    "AROSTICA_EPI",
+    "AROSTICA_MU_BASE",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -582,3 +592,112 @@ def tube(
     names = {key: value for value, key in enumerate(surfaces, start=1)}
     mesh = _meshdata(raw, order, names, {"wall": 1})
     return _made("tube", mesh, h, order, start)
+
+
+#: Radii of the monoventricle of Arostica et al. (2025) benchmark 1 [mm]:
+#: ``(r_short, r_long)`` of the endo- and the epicardium.
+AROSTICA_ENDO = (25.0, 90.0)
+AROSTICA_EPI = (35.0, 97.0)
+#: Its base: ``mu_base = -acos(5/17)`` (endocardium), ``-acos(5/20)`` (epicardium).
+AROSTICA_MU_BASE = (-math.acos(5.0 / 17.0), -math.acos(5.0 / 20.0))
+
+
+def arostica_ellipsoid(
+    *,
+    h: float,
+    order: int = 1,
+    endo: tuple[float, float] = AROSTICA_ENDO,
+    epi: tuple[float, float] = AROSTICA_EPI,
+    mu_base: tuple[float, float] = AROSTICA_MU_BASE,
+    verbose: bool = False,
+) -> MeshData:
+    """The monoventricle of the cardiac elastodynamics benchmark, problem 1.
+
+    Arostica R, Nolte D, Brown A, et al. (2025) "A software benchmark for
+    cardiac elastodynamics", Comput. Methods Appl. Mech. Engrg. 435: 117485.
+
+    The long axis is x (the apex at negative x, the base at positive x).  The
+    endo- and epicardium are the ellipsoids ``x = rl cos(mu)``, ``y = rs
+    sin(mu) cos(theta)``, ``z = rs sin(mu) sin(theta)`` with ``(rs, rl)`` =
+    ``endo`` = (25, 90) mm and ``epi`` = (35, 97) mm, for ``mu`` in ``[-pi,
+    mu_base]``, ``mu_base`` = ``-acos(5/17)`` (endo, rim at ``x = 90 * 5/17 =
+    26.47`` mm) and ``-acos(5/20)`` (epi, rim at ``x = 97 * 5/20 = 24.25`` mm).
+    The base joins the two rims with straight meridian segments, a conical
+    (not planar) surface: the construction of the benchmark's reference mesh
+    generator (finsberg/cardiac_benchmark, ``geometry.py``,
+    ``create_benchmark_ellipsoid_mesh_gmsh``: ``addLine(base_endo, base_epi)``
+    and a revolution of the meridian section about the x axis).  It lies
+    within 0.1 mm of the surface ``mu = mu_base(t)`` interpolated linearly in
+    the transmural coordinate ``t``.
+
+    Built with gmsh OpenCASCADE like :func:`lv_ellipsoid`: the meridian
+    section (two exact ellipse arcs, the base segment, the axis segment)
+    revolved about the x axis, so boundary vertices lie exactly on the
+    ellipsoids (and with ``order=2`` the edge nodes too) and both apex points
+    are mesh vertices.  Lengths in mm (the paper's SI lengths times 1000).
+
+    Args:
+        h: target edge length [mm], > 0 (about 2-10 for this 97 mm body).
+        order: 1 (straight 4-node) or 2 (curved 10-node tetrahedra).
+        endo, epi: ``(r_short, r_long)`` [mm]; each radius of ``epi`` larger.
+        mu_base: ``(endo, epi)`` values of ``mu`` at the base [rad], in
+            ``(-pi, 0)``.
+        verbose: let gmsh print its progress.
+
+    Returns:
+        A tetrahedral mesh with facet tags ``"endo"`` (1), ``"epi"`` (2),
+        ``"base"`` (3).
+
+    Raises:
+        ParameterError: for inadmissible sizes, radii or base angles.
+        MeshError: if gmsh does not produce the expected three surfaces.
+    """
+    name = "arostica_ellipsoid"
+    h = _check_size(h)
+    order = _check_order(name, order)
+    try:
+        rs, rl = zip(*(tuple(float(v) for v in r) for r in (endo, epi)))
+        mu = tuple(float(m) for m in mu_base)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}: endo, epi, mu_base must be pairs of numbers") from None
+    if len(mu) != 2 or not all(-math.pi < m < 0 for m in mu):
+        raise ParameterError(f"{name}: mu_base={mu_base!r} must be two angles in (-pi, 0)")
+    if not (0 < rs[0] < rs[1] and 0 < rl[0] < rl[1]):
+        raise ParameterError(f"{name}: need 0 < endo < epi in both radii, got {endo}, {epi}")
+    _check_wall(name, rs[0], rs[1], h, rl[1])
+    import gmsh
+
+    options = _gmsh_options(h, verbose)
+    start = time.perf_counter()
+    with _gmsh_model("organfem_" + name, options):
+        occ = gmsh.model.occ
+        # Meridian arcs in the half-plane z = 0, y >= 0 (theta = pi): the point
+        # at ellipse angle phi = -mu is (rl cos phi, rs sin phi, 0); phi runs
+        # from the base (-mu_base) to the apex (pi).
+        arcs = [
+            occ.addEllipse(0, 0, 0, long, short, angle1=-m, angle2=math.pi,
+                           zAxis=[0, 0, 1], xAxis=[1, 0, 0])
+            for short, long, m in zip(rs, rl, mu)
+        ]  # fmt: skip
+        occ.synchronize()
+        ends = [[tag for _, tag in gmsh.model.getBoundary([(1, arc)])] for arc in arcs]
+        base_line = occ.addLine(ends[0][0], ends[1][0])
+        axis_line = occ.addLine(ends[1][1], ends[0][1])
+        section = occ.addPlaneSurface([occ.addCurveLoop([arcs[0], base_line, arcs[1], axis_line])])
+        revolved = occ.revolve([(2, section)], 0, 0, 0, 1, 0, 0, 2 * math.pi)
+        volume = next(tag for dim, tag in revolved if dim == 3)
+        occ.remove([(2, section), (1, axis_line)])
+        occ.synchronize()
+
+        surfaces = {"endo": [], "epi": [], "base": []}
+        base_x = min(rl[0] * math.cos(mu[0]), rl[1] * math.cos(mu[1]))
+        targets = {"endo": -rl[0], "epi": -rl[1], "base": base_x}
+        for _, tag in gmsh.model.getBoundary([(3, volume)], oriented=False):
+            xmin = gmsh.model.getBoundingBox(2, tag)[0]
+            surfaces[min(targets, key=lambda k: abs(targets[k] - xmin))].append(tag)
+        if any(len(tags) != 1 for tags in surfaces.values()):
+            raise MeshError(f"{name}: gmsh geometry has unexpected surfaces {surfaces}")
+
+        raw = _generate(surfaces, order)
+    mesh = _meshdata(raw, order, {"endo": 1, "epi": 2, "base": 3}, None)
+    return _made(name, mesh, h, order, start)
