@@ -61,7 +61,7 @@ import numpy as np
 from ..errors import ConvergenceError, ParameterError
 from ..units import MMHG_IN_KPA
 from . import _integrate
-from ._pytree import Parameterised, pytree_dataclass
+from .._pytree import Parameterised, pytree_dataclass
 
 __all__ = [
     "STATE_NAMES",

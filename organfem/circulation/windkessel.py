@@ -32,7 +32,7 @@ import jax.numpy as jnp
 
 from ..errors import ParameterError
 from . import _integrate
-from ._pytree import Parameterised, pytree_dataclass
+from .._pytree import Parameterised, pytree_dataclass
 
 __all__ = ["Windkessel2", "Windkessel3"]
 

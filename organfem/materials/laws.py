@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import ParameterError
 from . import _autodiff
 from ._invariants import INVARIANTS
-from ._pytree import Parameterised, parameter_names, pytree_dataclass
+from .._pytree import Parameterised, parameter_names, pytree_dataclass
 from ._tensor import strain_to_voigt, stress_from_voigt, stress_to_voigt
 
 __all__ = [

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ParameterError
-from ._pytree import Parameterised, parameter_names, pytree_dataclass
+from .._pytree import Parameterised, parameter_names, pytree_dataclass
 
 __all__ = ["InternalVariables", "ActiveTensionODE", "BestelActiveTension", "advance"]
 

@@ -1,9 +1,14 @@
 """Frozen dataclasses as JAX pytrees, and range checks of their parameters.
 
-Shared by the laws (:mod:`.laws`) and the internal-variable models
-(:mod:`.state`): numeric fields are pytree leaves, options declared with
-``jax.tree.static`` are static metadata, and parameters named in
-``_positive`` / ``_non_negative`` are checked when an object is constructed.
+Shared by the pure-JAX rooms, like :mod:`organfem._dolfinx` by the DOLFINx
+ones: the material laws and internal-variable models (:mod:`organfem.materials`)
+and the 0D circulation models (:mod:`organfem.circulation`).  Numeric fields
+are pytree leaves (a leaf may itself be a pytree, e.g. a nested parameter
+object), so ``jax.grad`` and ``jax.vmap`` see every parameter; options
+declared with ``jax.tree.static`` are static metadata; parameters named in
+``_positive`` / ``_non_negative`` are checked when an object is constructed
+(scalars, and arrays of one value per point or per batch entry).
+Imports only JAX, NumPy and :mod:`organfem.errors`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import ClassVar
 import jax
 import numpy as np
 
-from ..errors import ParameterError
+from .errors import ParameterError
 
 __all__ = ["pytree_dataclass", "check_ranges", "parameter_names", "Parameterised"]
 
