@@ -16,12 +16,14 @@ engineering shears, ``R`` rows ``(f0, s0, n0)``, kPa, s.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
-from scipy.spatial.transform import Rotation
 
 from organfem.errors import ParameterError
 from organfem.materials import (
@@ -35,7 +37,6 @@ from organfem.materials import (
     VolumetricPenalty,
     advance,
     cauchy,
-    evaluate,
     first_piola,
     first_piola_tangent,
     second_piola,
@@ -47,50 +48,26 @@ LAND = LengthDependentActiveStress.land_2017(Ta=60.0)
 LAND_CURRENT = LengthDependentActiveStress.land_2017(Ta=60.0, configuration="current")
 HUNTER = LengthDependentActiveStress.hunter_1998(Ta=60.0)
 
-# A general state (as in test_materials.py): strain given in fibre
-# coordinates, fibre stretched (I4f - 1 = 0.16), sheet compressed
-# (I4s - 1 = -0.08), all shears non-zero; a rotated basis.
-R0 = Rotation.from_rotvec([0.3, -0.5, 0.8]).as_matrix()
-E_LOCAL = np.array([[0.08, 0.03, -0.02], [0.03, -0.04, 0.01], [-0.02, 0.01, 0.02]])
-E0 = R0.T @ E_LOCAL @ R0
-Q = Rotation.from_rotvec([-0.7, 0.2, 0.4]).as_matrix()
-F0 = np.eye(3) + np.array([[0.10, 0.05, -0.03], [-0.02, 0.08, 0.04], [0.06, -0.01, -0.05]])
-H = 1e-6  # central differences: truncation and rounding both below 1e-9 relative
-FD_RTOL = 1e-6
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from material_checks import (  # noqa: E402  (shared with test_materials.py)
+    E0,
+    F0,
+    FD_RTOL,
+    H,
+    Q,
+    R0,
+    VOIGT,
+    at,
+    close,
+    from_voigt_strain,
+    voigt,
+)
 
 
 @pytest.fixture(autouse=True)
 def _float64():
     with jax.enable_x64(True):  # thread-local, undone after each test
         yield
-
-
-VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-
-
-def voigt(E: np.ndarray) -> np.ndarray:
-    """Voigt strain with engineering shears, (..., 6)."""
-    return np.stack([E[..., i, j] for i, j in VOIGT], axis=-1) * np.array([1.0, 1, 1, 2, 2, 2])
-
-
-def tensor(e: jax.Array) -> jax.Array:
-    """Symmetric strain tensor from Voigt with engineering shears."""
-    return jnp.array(
-        [[e[0], e[5] / 2, e[4] / 2], [e[5] / 2, e[1], e[3] / 2], [e[4] / 2, e[3] / 2, e[2]]]
-    )
-
-
-def at(law, e: np.ndarray, R: np.ndarray | None = None):
-    """``evaluate`` at Voigt strains e (n, 6), one basis for all (identity if None)."""
-    R = np.eye(3) if R is None else R
-    return evaluate(law, np.asarray(e, dtype=float), np.broadcast_to(R, (len(e), 3, 3)))
-
-
-def close(actual, expected, rtol=1e-12):
-    """Equal to ``rtol`` relative to the largest expected magnitude (at least 1)."""
-    expected = np.asarray(expected)
-    scale = max(np.abs(expected).max(), 1.0)
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
 
 
 def uniaxial(lam):
@@ -247,7 +224,7 @@ def test_autodiff_against_finite_differences(name):
     close((S[1:7] - S[7:13]).T / (2 * H), D[0], rtol=FD_RTOL)  # D = dS/de
     if law.hyperelastic:  # S = dpsi/de, D symmetric
         R = jnp.asarray(R0)
-        psi = jax.vmap(lambda e: law.energy(tensor(e), R))
+        psi = jax.vmap(lambda e: law.energy(from_voigt_strain(e), R))
         fd = (psi(jnp.asarray(e0 + steps)) - psi(jnp.asarray(e0 - steps))) / (2 * H)
         close(fd, S[0], rtol=FD_RTOL)
         close(D[0], D[0].T)
