@@ -397,8 +397,47 @@ class ModifiedHolzapfelOgden(Law):
         )
 
 
+class _FibreTension(Law):
+    """Active tension ``T_a`` along the fibre, times a factor of the fibre stretch.
+
+    Shared by :class:`ActiveStress` (factor 1) and
+    :class:`LengthDependentActiveStress`: the ``configuration`` option, and in
+    the current configuration the Cauchy stress ``T_a h f (x) f / |f|^2``
+    with ``f = F f0``, i.e. ``S_a = J T_a h f0 (x) f0 / I4f``.  Subclasses
+    are laws with fields ``Ta`` and ``configuration``.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.configuration not in ("reference", "current"):
+            raise ParameterError(
+                f"{type(self).__name__}: configuration={self.configuration!r} must be "
+                "'reference' or 'current'"
+            )
+
+    @property
+    def invariants(self) -> tuple[str, ...]:
+        return ("I4f",) if self.configuration == "reference" else ()
+
+    @property
+    def hyperelastic(self) -> bool:
+        return self.configuration == "reference"
+
+    def factor(self, stretch: jax.Array) -> jax.Array:
+        """The factor ``h`` of the fibre stretch ``lambda`` (1: no length dependence)."""
+        return jnp.ones_like(stretch)
+
+    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
+        if self.hyperelastic:
+            return super().extra_stress(e, R)
+        x = tuple(e[a] for a in range(6))
+        I4f = INVARIANTS["I4f"](x, R)
+        scale = self.factor(jnp.sqrt(I4f)) * jnp.sqrt(INVARIANTS["I3"](x, R)) / I4f
+        return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
+
+
 @_law
-class ActiveStress(Law):
+class ActiveStress(_FibreTension):
     """Active tension ``T_a`` [kPa] along the fibre.
 
     ``configuration="reference"``: ``S_a = T_a f0 (x) f0`` (Land et al. 2015),
@@ -411,36 +450,13 @@ class ActiveStress(Law):
     configuration: str = jax.tree.static(default="reference")
     _non_negative = ("Ta",)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.configuration not in ("reference", "current"):
-            raise ParameterError(
-                f"ActiveStress: configuration={self.configuration!r} must be "
-                "'reference' or 'current'"
-            )
-
-    @property
-    def invariants(self) -> tuple[str, ...]:
-        return ("I4f",) if self.configuration == "reference" else ()
-
-    @property
-    def hyperelastic(self) -> bool:
-        return self.configuration == "reference"
-
     def strain_energy(self, I4f: jax.Array) -> jax.Array:
         # T_a E_ff with E_ff = (I4f - 1)/2.
         return self.Ta * (I4f - 1) / 2
 
-    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
-        if self.hyperelastic:
-            return super().extra_stress(e, R)
-        x = tuple(e[a] for a in range(6))
-        scale = jnp.sqrt(INVARIANTS["I3"](x, R)) / INVARIANTS["I4f"](x, R)
-        return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
-
 
 @_law
-class LengthDependentActiveStress(Law):
+class LengthDependentActiveStress(_FibreTension):
     """Active tension along the fibre scaled by the fibre stretch (Frank-Starling).
 
     ``S_a = T_a h(lambda) f0 (x) f0`` with ``lambda = sqrt(I4f)`` and
@@ -480,14 +496,6 @@ class LengthDependentActiveStress(Law):
     _positive = ("beta0", "lambda_max")
     _non_negative = ("Ta", "lambda_knee")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.configuration not in ("reference", "current"):
-            raise ParameterError(
-                f"LengthDependentActiveStress: configuration={self.configuration!r} must be "
-                "'reference' or 'current'"
-            )
-
     @classmethod
     def land_2017(cls, Ta: float = 0.0, *, configuration: str = "reference"):
         """Land et al. (2017), J. Mol. Cell. Cardiol. 106:68-83, doi
@@ -523,14 +531,6 @@ class LengthDependentActiveStress(Law):
         knee = self.lambda_knee
         return jnp.maximum(0.0, 1 + self.beta0 * (l + jnp.minimum(l, knee) - 1 - knee))
 
-    @property
-    def invariants(self) -> tuple[str, ...]:
-        return ("I4f",) if self.configuration == "reference" else ()
-
-    @property
-    def hyperelastic(self) -> bool:
-        return self.configuration == "reference"
-
     def strain_energy(self, I4f: jax.Array) -> jax.Array:
         # T_a integral_1^lambda h(l) l dl, so that dpsi/dI4f = T_a h / 2 and
         # S = 2 dpsi/dC = T_a h f0 (x) f0.  Between consecutive kinks of h
@@ -550,14 +550,6 @@ class LengthDependentActiveStress(Law):
             for node in (middle - half / math.sqrt(3), middle + half / math.sqrt(3)):
                 integral = integral + half * node * self.factor(node)
         return self.Ta * jnp.where(above, integral, -integral)
-
-    def extra_stress(self, e: jax.Array, R: jax.Array) -> jax.Array:
-        if self.hyperelastic:
-            return super().extra_stress(e, R)
-        x = tuple(e[a] for a in range(6))
-        I4f = INVARIANTS["I4f"](x, R)
-        scale = self.factor(jnp.sqrt(I4f)) * jnp.sqrt(INVARIANTS["I3"](x, R)) / I4f
-        return self.Ta * scale * stress_to_voigt(jnp.outer(R[0], R[0]))
 
 
 _PENALTIES = {
