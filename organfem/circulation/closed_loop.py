@@ -58,10 +58,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._pytree import Parameterised, pytree_dataclass
 from ..errors import ConvergenceError, ParameterError
 from ..units import MMHG_IN_KPA
 from . import _integrate
-from .._pytree import Parameterised, pytree_dataclass
 
 __all__ = [
     "STATE_NAMES",

@@ -30,9 +30,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from .._pytree import Parameterised, pytree_dataclass
 from ..errors import ParameterError
 from . import _integrate
-from .._pytree import Parameterised, pytree_dataclass
 
 __all__ = ["Windkessel2", "Windkessel3"]
 
