@@ -456,17 +456,15 @@ def _render(points: np.ndarray, reference: np.ndarray, triangles: np.ndarray,
     cropped to what is drawn."""
     import pyvista
 
-    if not os.environ.get("DISPLAY"):
-        # Without a display VTK tries X first and warns; ask for EGL straight away.
-        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    from ..viz import offscreen_plotter
+
     faces = np.column_stack([np.full(len(triangles), 3), triangles]).ravel()
     surface = pyvista.PolyData(np.asarray(points, float), faces)
     outline = pyvista.PolyData(np.asarray(reference, float), faces)
     if values is not None:
         surface.point_data["values"] = np.asarray(values, float)
-    plotter = pyvista.Plotter(off_screen=True, window_size=[VIEW_PIXELS, VIEW_PIXELS])
+    plotter = offscreen_plotter((VIEW_PIXELS, VIEW_PIXELS))  # on white
     try:
-        plotter.set_background("white")
         common = {"smooth_shading": True, "split_sharp_edges": True, "ambient": _AMBIENT,
                   "diffuse": 1.0 - _AMBIENT, "specular": 0.1, "show_scalar_bar": False}
         if values is None:

@@ -3,7 +3,7 @@
 from organfem.viz.animate import animate
 from organfem.viz.mesh import helix_angle_field, mesh_view, render_mesh
 from organfem.viz.pv_loop import BeatMetrics, beat_metrics, pv_loop
-from organfem.viz.render import render
+from organfem.viz.render import offscreen_plotter, render
 
 __all__ = [
     "render",
@@ -14,4 +14,5 @@ __all__ = [
     "beat_metrics",
     "BeatMetrics",
     "animate",
+    "offscreen_plotter",
 ]

@@ -18,7 +18,6 @@ it on one rank, or in a separate process on the finished results file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,9 @@ from organfem.viz.render import (
     HELIX_TITLE,
     _colour_values,
     _helix_values,
-    _offscreen_plotter,
+    offscreen_plotter,
+    _output_path,
+    _write_atomically,
     _scalar_bar_args,
     _view_of,
 )
@@ -91,11 +92,7 @@ def animate(
     """
     from PIL import Image
 
-    out_gif = Path(out_gif)
-    if out_gif.suffix.lower() != ".gif":
-        raise ParameterError(f"animation output {str(out_gif)!r} must end in .gif")
-    if not out_gif.parent.is_dir():
-        raise ParameterError(f"folder of animation output {str(out_gif)!r} does not exist")
+    out_gif = _output_path(out_gif, "animation", ".gif")
     if not (np.isfinite(fps) and fps > 0):
         raise ParameterError(f"fps must be a positive number, got {fps!r}")
     if not np.isfinite(scale):
@@ -121,7 +118,7 @@ def animate(
         clim = (low, high)
 
     images = []
-    plotter = _offscreen_plotter(window_size)
+    plotter = offscreen_plotter(window_size)
     try:
         _annotate(plotter, "", view, window_size, bar=True)
         width, height = window_size
@@ -161,18 +158,12 @@ def animate(
         Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
         for image in images
     ]
-    temporary = out_gif.with_name(f".{out_gif.stem}.partial.gif")
-    try:
-        pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:],
-                         duration=round(1000.0 / fps), loop=0)  # fmt: skip
-        os.replace(temporary, out_gif)
-    except OSError as err:  # an old GIF is kept on failure
-        reason = OutputError.reason(err)
-        raise OutputError(f"cannot write animation {out_gif.name}: {reason}") from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return out_gif
+    return _write_atomically(
+        lambda temporary: pictures[0].save(temporary, format="GIF", save_all=True,
+                                           append_images=pictures[1:],
+                                           duration=round(1000.0 / fps), loop=0),
+        out_gif, "animation",
+    )  # fmt: skip
 
 
 def _frames(

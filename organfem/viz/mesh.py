@@ -63,8 +63,8 @@ from organfem.viz.render import (
     _ZOOM,
     HELIX_GLYPH_CMAP,
     HELIX_TITLE,
-    _offscreen_plotter,
-    _png_path,
+    offscreen_plotter,
+    _output_path,
     _scalar_bar_args,
     _write_png_atomically,
 )
@@ -187,7 +187,7 @@ def render_mesh(
         raise ParameterError(f"max_glyphs={max_glyphs!r} must be an integer >= 1")
     if max_glyphs < 1:
         raise ParameterError(f"max_glyphs={max_glyphs!r} must be an integer >= 1")
-    out_png = _png_path(out_png, "render_mesh")
+    out_png = _output_path(out_png, "render_mesh")
     if isinstance(source, str | os.PathLike):
         data = MeshData.load(source)
     elif isinstance(source, MeshData):
@@ -211,7 +211,7 @@ def render_mesh(
         what = {"tags": "facet tags", "cells": "cell tags", "fibres": "fibre helix angle"}[show]
         title = f"{name}: {what} ({data.num_cells} {data.cell_type} cells)"
 
-    plotter = _offscreen_plotter(window_size)
+    plotter = offscreen_plotter(window_size)
     try:
         if show == "tags":
             entries = _draw_facet_tags(plotter, data, grid, clip, centre, clip_normal)

@@ -20,7 +20,6 @@ a closed-loop trajectory in organfem's units (mm^3, kPa) and under JAX.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from organfem.errors import OutputError, ParameterError
+from organfem.viz.render import _output_path, _write_atomically
 
 __all__ = ["BeatMetrics", "beat_metrics", "pv_loop"]
 
@@ -199,11 +199,7 @@ def pv_loop(
     """
     from matplotlib.figure import Figure  # drawn on an Agg canvas; pyplot is not used
 
-    out_png = Path(out_png)
-    if out_png.suffix.lower() != ".png":
-        raise ParameterError(f"PV loop output {str(out_png)!r} must end in .png")
-    if not out_png.parent.is_dir():
-        raise ParameterError(f"folder of PV loop output {str(out_png)!r} does not exist")
+    out_png = _output_path(out_png, "PV loop")
     figures = beat_metrics(volume_ml, pressure_mmhg, time=time)
     volume = np.asarray(volume_ml, dtype=np.float64)
     pressure = np.asarray(pressure_mmhg, dtype=np.float64)
@@ -237,14 +233,6 @@ def pv_loop(
     span = np.ptp(volume) or 1.0
     axes.set_xlim(volume.min() - 0.95 * span, volume.max() + 0.15 * span)  # room for the box
 
-    temporary = out_png.with_name(f".{out_png.stem}.partial.png")
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, out_png)
-    except OSError as err:  # an old PNG is kept on failure
-        reason = OutputError.reason(err)
-        raise OutputError(f"cannot write PV loop {out_png.name}: {reason}") from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    _write_atomically(lambda temporary: figure.savefig(temporary, format="png"), out_png,
+                      "PV loop")
     return out_png, figures

@@ -28,7 +28,7 @@ OpenGL context (EGL or OSMesa in the VTK wheel); no display is used.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,7 @@ from organfem.viz.orientation import (
 if TYPE_CHECKING:
     import pyvista
 
-__all__ = ["render", "HELIX_CMAP", "HELIX_GLYPH_CMAP", "HELIX_TITLE"]
+__all__ = ["render", "offscreen_plotter", "HELIX_CMAP", "HELIX_GLYPH_CMAP", "HELIX_TITLE"]
 
 _BACKGROUND = "white"
 _TEXT = "black"
@@ -148,7 +148,7 @@ def render(
     """
     import pyvista
 
-    out_png = _png_path(out_png, "render")
+    out_png = _output_path(out_png, "render")
     if not np.isfinite(scale):
         raise ParameterError(f"scale must be finite, got {scale!r}")
     grid = read_results(source).mesh(step) if isinstance(source, str | Path) else source
@@ -190,7 +190,7 @@ def render(
         time = grid.field_data.get("Time")
         title = field if time is None or len(time) == 0 else f"{field}, t = {float(time[0]):g}"
 
-    plotter = _offscreen_plotter(window_size)
+    plotter = offscreen_plotter(window_size)
     try:
         plotter.add_mesh(
             surface,
@@ -240,17 +240,17 @@ def _helix_values(grid: Any, field: str, on_points: bool, view: View) -> np.ndar
     return helix_angle(where, np.asarray(data, dtype=float), axis, centre)
 
 
-def _png_path(out_png: str | Path, what: str) -> Path:
-    """``out_png`` as a Path, checked to end in .png and to lie in an existing folder."""
-    out_png = Path(out_png)
-    if out_png.suffix.lower() != ".png":
-        raise ParameterError(f"{what} output {str(out_png)!r} must end in .png")
-    if not out_png.parent.is_dir():
-        raise ParameterError(f"folder of {what} output {str(out_png)!r} does not exist")
-    return out_png
+def _output_path(out: str | Path, what: str, suffix: str = ".png") -> Path:
+    """``out`` as a Path, checked to end in ``suffix`` and to lie in an existing folder."""
+    out = Path(out)
+    if out.suffix.lower() != suffix:
+        raise ParameterError(f"{what} output {str(out)!r} must end in {suffix}")
+    if not out.parent.is_dir():
+        raise ParameterError(f"folder of {what} output {str(out)!r} does not exist")
+    return out
 
 
-def _offscreen_plotter(window_size: Sequence[int]) -> pyvista.Plotter:
+def offscreen_plotter(window_size: Sequence[int]) -> pyvista.Plotter:
     """An off-screen plotter of ``window_size`` (width, height) pixels on white.
 
     The caller closes it (``plotter.close()``).
@@ -291,16 +291,28 @@ def _colour_values(grid: Any, field: str) -> tuple[np.ndarray, str, bool]:
     )
 
 
-def _write_png_atomically(plotter: Any, out_png: Path) -> Path:
+def _write_atomically(write: Callable[[Path], None], out: Path, what: str) -> Path:
+    """``write(temporary)`` beside ``out``, then moved onto it: a failure keeps an old file.
+
+    The temporary file is created with the umask, as ``out`` will be.
+
+    Raises:
+        OutputError: naming ``what`` and the file, and why it cannot be written.
+    """
     from organfem.errors import OutputError
 
-    temporary = out_png.with_name(f".{out_png.stem}.partial.png")
+    temporary = out.with_name(f".{out.stem}.partial{out.suffix}")
     try:
-        plotter.screenshot(str(temporary))
-        os.replace(temporary, out_png)
-    except OSError as err:  # created with the umask; an old PNG is kept on failure
-        raise OutputError(f"cannot write render {out_png.name}: {OutputError.reason(err)}") from None
+        write(temporary)
+        os.replace(temporary, out)
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {out.name}: {OutputError.reason(err)}") from None
     finally:
         if temporary.exists():
             temporary.unlink()
-    return out_png
+    return out
+
+
+def _write_png_atomically(plotter: Any, out_png: Path) -> Path:
+    return _write_atomically(lambda temporary: plotter.screenshot(str(temporary)), out_png,
+                             "render")
