@@ -153,7 +153,7 @@ def _mesh(args: argparse.Namespace) -> int:
     from . import units
     from .errors import OrganfemError, ParameterError, without_path
     from .imaging import parse_labels, read_image
-    from .io import input_label
+    from .io import input_label, write_atomically
     from .meshing import QualityThresholds, labels_mesh, lv_mesh, vessel_mesh
 
     if args.xdmf and Path(args.xdmf).with_suffix(".h5").resolve() == Path(args.out).resolve():
@@ -241,10 +241,9 @@ def _mesh(args: argparse.Namespace) -> int:
                                         for c, a in made.wall.leaks],
                               "min_wall_mm": made.wall.min_wall,
                               "added_volume_mm3": made.wall.added_volume}
-        report_path = Path(args.report)
-        partial = report_path.with_name(report_path.name + ".partial")
-        partial.write_text(json.dumps(report, indent=2))
-        os.replace(partial, report_path)
+        text = json.dumps(report, indent=2)
+        write_atomically(args.report, lambda temporary: temporary.write_text(text),
+                         "quality report")
     return 0
 
 

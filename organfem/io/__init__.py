@@ -7,6 +7,7 @@ without DOLFINx.
 
 from organfem.io._vtkhdf import VTKHDF_VERSION
 from organfem.io.checkpoint import load_checkpoint, save_checkpoint
+from organfem.io.files import write_atomically
 from organfem.io.provenance import (
     input_label,
     provenance,
@@ -32,4 +33,5 @@ __all__ = [
     "sha256_file",
     "sha256_folder",
     "sha256_input",
+    "write_atomically",
 ]

@@ -9,13 +9,13 @@ differs, so that a checkpoint is never continued with other physics.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
+from .files import write_atomically
 
 __all__ = ["RUN_RECORD", "resume_run", "save_run"]
 
@@ -72,6 +72,6 @@ def save_run(folder: str | Path, record: Mapping[str, Any]) -> None:
     """Write the run's record into ``folder`` atomically (rank 0)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{RUN_RECORD}.partial"
-    partial.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(partial, folder / RUN_RECORD)
+    text = json.dumps(record, indent=1, sort_keys=True)
+    write_atomically(folder / RUN_RECORD, lambda temporary: temporary.write_text(text),
+                     "run record")

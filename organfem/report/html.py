@@ -37,8 +37,6 @@ import base64
 import datetime
 import json
 import logging
-import os
-import secrets
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -47,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError, ParameterError
+from ..io import write_atomically
 from .content import ReportContent, ReportGeometry
 from .spec import Field
 
@@ -123,24 +122,7 @@ def write_html(content: ReportContent, path: str | Path) -> Path:
     if path.is_dir():
         raise OutputError(f"cannot write report {path.name}: a folder of that name is in the way")
     text = render_html(content).encode("utf-8")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    try:
-        # Mode 0o666 & ~umask, as open() gives (mkstemp would give 0600).
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except OSError as err:
-        temporary.unlink(missing_ok=True)
-        kept = "the report already there is unchanged" if path.exists() else "nothing was written"
-        raise OutputError(
-            f"cannot write report {path.name}: {OutputError.reason(err)}; {kept}"
-        ) from None
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: temporary.write_bytes(text), "report")
     log.info("report %s: %.1f MB", path.name, len(text) / 2**20)
     return path
 

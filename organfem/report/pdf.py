@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import OutputError, ParameterError
+from ..errors import ParameterError
+from ..io import write_atomically
 from .content import ReportContent
 
 if TYPE_CHECKING:
@@ -131,18 +132,13 @@ def write_pdf(content: ReportContent, path: str | os.PathLike) -> Path:
                                     "Creator": f"organfem {_version()}"}  # fmt: skip
         if "SOURCE_DATE_EPOCH" not in os.environ:  # else matplotlib uses it
             metadata["CreationDate"] = datetime.datetime.now(datetime.UTC)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        try:
-            with open(temporary, "wb") as stream, PdfPages(stream, metadata=metadata) as pdf:
+
+        def write(temporary: Path) -> None:
+            with PdfPages(temporary, metadata=metadata) as pdf:
                 for page in pages:
                     pdf.savefig(page)
-            os.replace(temporary, path)
-        except OSError as err:
-            raise OutputError(
-                f"cannot write PDF report {path.name}: {OutputError.reason(err)}"
-            ) from None
-        finally:
-            temporary.unlink(missing_ok=True)
+
+        write_atomically(path, write, "PDF report")
     return path
 
 

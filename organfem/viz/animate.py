@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from organfem.errors import OutputError, ParameterError
-from organfem.io import read_results
+from organfem.io import read_results, write_atomically
 from organfem.io.reader import Results
 from organfem.viz.labels import bar_title, field_label
 from organfem.viz.orientation import _annotate
@@ -40,7 +40,6 @@ from organfem.viz.render import (
     _helix_values,
     offscreen_plotter,
     _output_path,
-    _write_atomically,
     _scalar_bar_args,
     _view_of,
 )
@@ -158,11 +157,12 @@ def animate(
         Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
         for image in images
     ]
-    return _write_atomically(
+    return write_atomically(
+        out_gif,
         lambda temporary: pictures[0].save(temporary, format="GIF", save_all=True,
                                            append_images=pictures[1:],
                                            duration=round(1000.0 / fps), loop=0),
-        out_gif, "animation",
+        "animation",
     )  # fmt: skip
 
 

@@ -27,7 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from organfem.errors import OutputError, ParameterError
-from organfem.viz.render import _output_path, _write_atomically
+from organfem.io import write_atomically
+from organfem.viz.render import _output_path
 
 __all__ = ["BeatMetrics", "beat_metrics", "pv_loop"]
 
@@ -233,6 +234,6 @@ def pv_loop(
     span = np.ptp(volume) or 1.0
     axes.set_xlim(volume.min() - 0.95 * span, volume.max() + 0.15 * span)  # room for the box
 
-    _write_atomically(lambda temporary: figure.savefig(temporary, format="png"), out_png,
-                      "PV loop")
+    write_atomically(out_png, lambda temporary: figure.savefig(temporary, format="png"),
+                     "PV loop")
     return out_png, figures

@@ -28,7 +28,7 @@ OpenGL context (EGL or OSMesa in the VTK wheel); no display is used.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from organfem.errors import ParameterError
 from organfem.fibres import helix_angle
-from organfem.io import read_results
+from organfem.io import read_results, write_atomically
 from organfem.viz.labels import bar_title, field_label
 from organfem.viz.orientation import (
     View,
@@ -291,28 +291,6 @@ def _colour_values(grid: Any, field: str) -> tuple[np.ndarray, str, bool]:
     )
 
 
-def _write_atomically(write: Callable[[Path], None], out: Path, what: str) -> Path:
-    """``write(temporary)`` beside ``out``, then moved onto it: a failure keeps an old file.
-
-    The temporary file is created with the umask, as ``out`` will be.
-
-    Raises:
-        OutputError: naming ``what`` and the file, and why it cannot be written.
-    """
-    from organfem.errors import OutputError
-
-    temporary = out.with_name(f".{out.stem}.partial{out.suffix}")
-    try:
-        write(temporary)
-        os.replace(temporary, out)
-    except OSError as err:
-        raise OutputError(f"cannot write {what} {out.name}: {OutputError.reason(err)}") from None
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return out
-
-
 def _write_png_atomically(plotter: Any, out_png: Path) -> Path:
-    return _write_atomically(lambda temporary: plotter.screenshot(str(temporary)), out_png,
-                             "render")
+    return write_atomically(out_png, lambda temporary: plotter.screenshot(str(temporary)),
+                            "render")
