@@ -64,7 +64,7 @@ from organfem.mechanics import (
 )
 
 # 5. Results (inputs named by their hash only), checkpoints and render.
-from organfem.io import ResultsWriter, input_label, resume_run, save_run, sha256_input
+from organfem.io import ResultsWriter, input_label, start_run
 from organfem.viz import render
 
 # 6. The report (`organfem report`): what it shows is declared with the results.
@@ -157,14 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "formulation": "mixed",
     }
 
-    def prepare() -> bool:
-        run = {"parameters": parameters,
-               "inputs": {role: sha256_input(path) for role, path in inputs.items()}}
-        resume, _ = resume_run(out / "checkpoint", run, restart=args.restart)
-        save_run(out / "checkpoint", run)
-        return resume
-
-    resume = comm.bcast(on_rank0(comm, prepare), root=0)
+    resume = comm.bcast(on_rank0(comm, lambda: start_run(out / "checkpoint", parameters, inputs,
+                                                         restart=args.restart)), root=0)
     if resume:
         say("resuming: the output folder holds this run's checkpoint (--restart starts over)")
 

@@ -16,7 +16,7 @@ from organfem.io.provenance import (
     sha256_input,
 )
 from organfem.io.reader import Results, read_results
-from organfem.io.runs import resume_run, save_run
+from organfem.io.runs import resume_run, save_run, start_run
 from organfem.io.writer import ResultsWriter
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "read_results",
     "resume_run",
     "save_run",
+    "start_run",
     "save_checkpoint",
     "sha256_file",
     "sha256_folder",

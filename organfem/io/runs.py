@@ -16,8 +16,9 @@ from typing import Any
 
 from ..errors import ParameterError
 from .files import write_atomically
+from .provenance import sha256_input
 
-__all__ = ["RUN_RECORD", "resume_run", "save_run"]
+__all__ = ["RUN_RECORD", "resume_run", "save_run", "start_run"]
 
 #: File name of the record in the checkpoint folder.
 RUN_RECORD = "run.json"
@@ -75,3 +76,21 @@ def save_run(folder: str | Path, record: Mapping[str, Any]) -> None:
     text = json.dumps(record, indent=1, sort_keys=True)
     write_atomically(folder / RUN_RECORD, lambda temporary: temporary.write_text(text),
                      "run record")
+
+
+def start_run(folder: str | Path, parameters: Mapping[str, Any], inputs: Mapping[str, Any], *,
+              restart: bool = False) -> bool:
+    """Record a run in its checkpoint ``folder``; whether it resumes the one there.
+
+    Not collective (rank 0; with MPI, ``on_rank0`` and broadcast the answer).
+    The record is the parameters and the SHA-256 of each input (``inputs``:
+    role -> path), never a path (see :func:`resume_run`, :func:`save_run`).
+
+    Raises:
+        ParameterError: as :func:`resume_run`.
+    """
+    run = {"parameters": dict(parameters),
+           "inputs": {role: sha256_input(path) for role, path in inputs.items()}}
+    resume, _ = resume_run(folder, run, restart=restart)
+    save_run(folder, run)
+    return resume
