@@ -16,6 +16,7 @@ engineering shears, ``R`` rows ``(f0, s0, n0)``, kPa, s.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -565,3 +566,24 @@ def test_bestel_tension_drives_a_fem_contraction_with_a_delayed_region(beam):
         assert tip < 0.0  # contraction along the fibres (x)
     finally:
         problem.close()
+
+
+def test_a_period_repeats_the_activation_every_beat():
+    # Heartbeats: a(t) = a((t - delay) mod period).  With period = 1 s (a power
+    # of two, so t mod 1 is exact at binary times) the transient of beat 2 is
+    # that of beat 1 started from the tension left at t = 1 s; the benchmark's
+    # relaxation (alpha_min = -30 /s after 0.484 s) leaves 150 e^{-30 * 0.516}
+    # = 3e-5 kPa of it, so beat 2 repeats beat 1 to that.
+    dt = 2.0**-9
+    single = BestelActiveTension.arostica_2025()
+    beating = dataclasses.replace(single, period=1.0)
+    t = np.array([0.1, 0.3, 0.5, 0.9])
+    with jax.enable_x64(True):
+        np.testing.assert_array_equal(beating.activation(t + 1.0), beating.activation(t))
+        np.testing.assert_array_equal(beating.activation(t), single.activation(t))
+    _, tau = _run(beating, 1, [dt] * 1024)
+    first, second = tau[:513, 0], tau[512:, 0]
+    assert first.max() > 100.0 and first[-1] < 1e-4
+    np.testing.assert_allclose(second, first, atol=1e-4, rtol=0)
+    with pytest.raises(ParameterError, match="period"):
+        dataclasses.replace(single, period=-1.0)

@@ -113,6 +113,36 @@ def test_animation_has_a_frame_per_step(results_file, tmp_path):
         assert np.abs(first - second).mean() > 0.1  # the body deforms and changes colour
 
 
+def test_animation_of_chosen_steps(results_file, tmp_path):
+    # All steps named in order give the default GIF, frame for frame; every
+    # second step (a beat's steps, thinned) gives one frame per step chosen.
+    from organfem.io import read_results
+
+    count = read_results(results_file).times.shape[0]
+
+    def frames(path):
+        with Image.open(path) as image:
+            out = []
+            for i in range(image.n_frames):
+                image.seek(i)
+                out.append(np.asarray(image.convert("RGB")))
+            return out
+
+    every = frames(animate(results_file, tmp_path / "all.gif", window_size=(400, 300)))
+    named = frames(animate(results_file, tmp_path / "named.gif", window_size=(400, 300),
+                           steps=range(count)))
+    assert len(named) == len(every) == count
+    for a, b in zip(every, named, strict=True):
+        np.testing.assert_array_equal(a, b)
+    chosen = list(range(1, count, 2))
+    some = frames(animate(results_file, tmp_path / "some.gif", window_size=(400, 300), steps=chosen))
+    assert len(some) == len(chosen)
+    with pytest.raises(ParameterError, match="steps must be indices"):
+        animate(results_file, tmp_path / "bad.gif", steps=[count])
+    with pytest.raises(ParameterError, match="steps must be indices"):
+        animate(results_file, tmp_path / "bad.gif", steps=[])
+
+
 def test_animation_rejects_bad_input(results_file, tmp_path):
     with pytest.raises(ParameterError, match="gif"):
         animate(results_file, tmp_path / "beat.mp4")

@@ -205,6 +205,10 @@ class BestelActiveTension(InternalVariables):
         gamma: width of the smooth switches [s], > 0.
         delay: activation delay of the point [s], added to ``t_sys`` and
             ``t_dias``; 0 by default.
+        period: heartbeat period [s]: with ``period > 0`` the activation
+            repeats every period, ``a(t) = a((t - delay) mod period)`` with
+            ``t_sys`` and ``t_dias`` inside the beat; 0 (default) for a
+            single activation, as in the benchmark.
     """
 
     sigma0: float
@@ -214,9 +218,10 @@ class BestelActiveTension(InternalVariables):
     t_dias: float
     gamma: float
     delay: float = 0.0
+    period: float = 0.0
     sets = ("Ta",)
     _positive = ("gamma",)
-    _non_negative = ("sigma0",)
+    _non_negative = ("sigma0", "period")
 
     @classmethod
     def arostica_2025(cls, *, delay=0.0) -> BestelActiveTension:
@@ -239,6 +244,8 @@ class BestelActiveTension(InternalVariables):
     def activation(self, t: jax.Array) -> jax.Array:
         """``a(t)`` [1/s] at time ``t`` [s] (per point where parameters are)."""
         t = t - self.delay
+        beat = jnp.where(self.period > 0, self.period, 1.0)
+        t = jnp.where(self.period > 0, jnp.mod(t, beat), t)
         up = 0.5 * (1 + jnp.tanh((t - self.t_sys) / self.gamma))  # S+(t - t_sys)
         down = 0.5 * (1 - jnp.tanh((t - self.t_dias) / self.gamma))  # S-(t - t_dias)
         f = up * down

@@ -22,6 +22,7 @@ Quasi-static paths are pseudo-time paths of the same machinery::
     ramp(problem, 8)
 """
 
+from .circulation import Chamber, Circulation
 from .contact import Contact, ContactReport, Cylinder, Plane, SignedDistance
 from .domain import CellFibres, Domain
 from .dynamics import Inertia, RayleighDamping, ViscousDamping
@@ -29,7 +30,7 @@ from .integrators import BDF2, BackwardEuler, GeneralisedAlpha, Integrator, Newm
 from .loads import BodyForce, Displacement, Fixed, Pressure, Spring
 from .material import Material, QuadratureMaterial, Regions, UFLMaterial
 from .parallel import on_rank0
-from .probe import probe
+from .probe import mean_value, probe
 from .problem import HyperelasticProblem, Model, SolveResult
 from .solver import NEWTON_GMRES_GAMG, NEWTON_MUMPS, NEWTON_TRUST_REGION_MUMPS, preset
 from .state import State
@@ -37,7 +38,7 @@ from .stepping import RampResult, SimulationResult, ramp, simulate
 from .terms import Contribution, FormContext, Multiplier, Term
 from .time import Ramp, Table, TimeFunction
 from .unloading import UnloadResult, unload
-from .volume import Cavity, cavity_volume
+from .volume import Cavity, cavity_volume, surface_area, wall_thickness
 
 __all__ = [
     "on_rank0",
@@ -61,6 +62,10 @@ __all__ = [
     "ViscousDamping",
     "Cavity",
     "cavity_volume",
+    "surface_area",
+    "wall_thickness",
+    "Chamber",
+    "Circulation",
     "Contact",
     "ContactReport",
     "Plane",
@@ -84,6 +89,7 @@ __all__ = [
     "RampResult",
     "SimulationResult",
     "probe",
+    "mean_value",
     "unload",
     "UnloadResult",
     "preset",

@@ -8,9 +8,11 @@ so the augmented matrix
 
     [ K    c_1 .. c_m ]
     [ r_1^T           ]
-    [ ...         0   ]
+    [ ...         D   ]
 
-has the rows of ``K`` where DOLFINx put them.  ``K`` is assembled by DOLFINx
+has the rows of ``K`` where DOLFINx put them (``D`` is zero but for
+multipliers whose targets depend on them, e.g. a cavity coupled to a 0D
+circulation).  ``K`` is assembled by DOLFINx
 and copied in (its CSR rows are the augmented rows), the border columns and
 rows are dense vectors, and MUMPS factors the whole saddle point with
 pivoting; it is one Newton iteration for all unknowns, so a volume-driven
@@ -110,9 +112,11 @@ class System:
 
     # -- matrix -------------------------------------------------------------
 
-    def finish_matrix(self, columns: list[np.ndarray], rows: list[np.ndarray]) -> None:
-        """Build the augmented matrix from the assembled ``K`` and the owned
-        parts of the border ``columns`` and ``rows``.  Collective."""
+    def finish_matrix(self, columns: list[np.ndarray], rows: list[np.ndarray], block: np.ndarray) -> None:
+        """Build the augmented matrix from the assembled ``K``, the owned
+        parts of the border ``columns`` and ``rows`` and the multipliers'
+        own ``block`` (m, m), zero unless a target depends on the
+        multipliers.  Collective."""
         if self.m == 0:
             return
         A = self.A
@@ -125,7 +129,7 @@ class System:
             A.setValues(self.rows, self.extra[k : k + 1], col.reshape(-1, 1), addv=PETSc.InsertMode.INSERT)
             A.setValues(self.extra[k : k + 1], self.rows, row.reshape(1, -1), addv=PETSc.InsertMode.INSERT)
         if self.last:
-            A.setValues(self.extra, self.extra, np.zeros((self.m, self.m)), addv=PETSc.InsertMode.INSERT)
+            A.setValues(self.extra, self.extra, np.asarray(block, dtype=np.float64), addv=PETSc.InsertMode.INSERT)
         A.assemble()
 
     def destroy(self) -> None:

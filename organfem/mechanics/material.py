@@ -288,6 +288,11 @@ class QuadratureMaterial:
             values = jax.vmap(psi, in_axes=(axes, 0, 0))(law, e, self._basis)
         return np.asarray(values)
 
+    def fibre_stretch(self, u) -> np.ndarray:
+        """Fibre stretch ``|F f0|`` per owned cell (cell average, dimensionless)."""
+        f = deformation_gradient(u) * self.R[0, :]
+        return self.qs.cell_average(self.qs.evaluate(self.qs.expression(ufl.sqrt(ufl.dot(f, f)))))
+
     def fibre_cauchy_stress(self, u) -> np.ndarray:
         """Cauchy stress along the deformed fibre per owned cell [kPa]."""
         F = deformation_gradient(u)

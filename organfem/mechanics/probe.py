@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._dolfinx import MPI, dolfinx
+from .._dolfinx import MPI, dolfinx, ufl
 from ..errors import ParameterError
 
-__all__ = ["probe"]
+__all__ = ["probe", "mean_value"]
 
 
 def probe(f: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
@@ -44,3 +44,13 @@ def probe(f: dolfinx.fem.Function, points: np.ndarray) -> np.ndarray:
     shared = np.empty_like(values)
     mesh.comm.Allreduce(values, shared, op=MPI.SUM)
     return shared
+
+
+def mean_value(f: dolfinx.fem.Function) -> float:
+    """Volume average of a scalar field over its mesh, ``int f dx / int dx``. Collective."""
+    mesh = f.function_space.mesh
+    comm = mesh.comm
+    dx = ufl.dx(domain=mesh)
+    total = comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(f * dx)), op=MPI.SUM)
+    volume = comm.allreduce(dolfinx.fem.assemble_scalar(dolfinx.fem.form(1.0 * dx)), op=MPI.SUM)
+    return total / volume

@@ -254,6 +254,13 @@ class HyperelasticProblem:
             if c.bcs is not None:
                 self.bcs.extend(c.bcs(self))
         self._multipliers = [m for _, c in self._terms for m in c.multipliers]
+        # Terms whose multipliers' targets depend on the multipliers: their
+        # slice of the multipliers and the function giving targets and derivatives.
+        self._coupled_targets, start = [], 0
+        for _, c in self._terms:
+            if c.targets is not None:
+                self._coupled_targets.append((slice(start, start + len(c.multipliers)), c.targets))
+            start += len(c.multipliers)
         self._columns = [dolfinx.fem.form(m.column) for m in self._multipliers]
         self._rows = [
             col if m.row is m.column else dolfinx.fem.form(m.row)
@@ -402,10 +409,11 @@ class HyperelasticProblem:
         dolfinx.fem.petsc.apply_lifting(b_w, [self._jacobian_form], bcs=[self.bcs], x0=[x0], alpha=-1.0)
         b_w.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(b_w, self.bcs, x0=x0, alpha=-1.0)
+        targets, _ = self._multiplier_targets()
         residuals = np.array(
             [
-                m.sign * (self.domain.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) - m.target(self._time))
-                for m, f in zip(self._multipliers, self._functionals, strict=True)
+                m.sign * (self.domain.comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) - target)
+                for m, f, target in zip(self._multipliers, self._functionals, targets, strict=True)
             ]
         )
         # Into ``b``: line searches (bt, l2) and trust regions pass work vectors.
@@ -436,8 +444,23 @@ class HyperelasticProblem:
                 vectors[key] = vec.getArray(readonly=True)[: self._system.n_owned].copy()
             columns.append(vectors["column"])
             rows.append(m.sign * vectors["row"])
-        self._system.finish_matrix(columns, rows)
+        _, derivative = self._multiplier_targets()
+        signs = np.array([m.sign for m in self._multipliers])
+        self._system.finish_matrix(columns, rows, -signs[:, None] * derivative)
         self._timers["assembly"] += time.perf_counter() - start
+
+    def _multiplier_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """What each multiplier's functional must equal at the current time
+        and multiplier values (m,), and its derivative by the multipliers
+        (m, m), zero but for coupled terms."""
+        m = len(self._multipliers)
+        targets = np.array([mult.target(self._time) if mult.target else 0.0 for mult in self._multipliers])
+        derivative = np.zeros((m, m))
+        for part, coupled in self._coupled_targets:
+            values, slope = coupled(self._time, self._multiplier_values[part])
+            targets[part] = values
+            derivative[part, part] = slope
+        return targets, derivative
 
     # -- state ------------------------------------------------------------------
 
@@ -759,8 +782,9 @@ class HyperelasticProblem:
             elif name.endswith("_volume_mm3") and not target:
                 parts.append(f"{name[: -len('_volume_mm3')]} volume {value / 1e3:.4g} mL")
         if target:
-            for m in self._multipliers:
-                parts.append(f"{m.name} volume {m.target(self._time) / 1e3:.4g} mL")
+            targets, _ = self._multiplier_targets()
+            for m, value in zip(self._multipliers, targets, strict=True):
+                parts.append(f"{m.name} volume {value / 1e3:.4g} mL")
         return "; ".join(parts)
 
     def strain_energy(self) -> float:
@@ -779,28 +803,38 @@ class HyperelasticProblem:
         form = dolfinx.fem.form(0.5 * rho * ufl.inner(v, v) * self.quadrature.dx)
         return self.domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
-    def fibre_stress(self) -> dolfinx.fem.Function:
-        """Cell-averaged Cauchy stress along the deformed fibre [kPa] (DG0)."""
-        if not isinstance(self._material, QuadratureMaterial):
-            raise ParameterError("fibre stress is available for JAX laws only")
-        u = ufl.split(self.w)[0] if self.formulation == "mixed" else self.w
+    def _cell_function(self, name: str, values: np.ndarray) -> dolfinx.fem.Function:
+        """A DG0 Function named ``name`` holding one value per owned cell."""
         Q = dolfinx.fem.functionspace(self.domain.mesh, ("DG", 0))
-        out = dolfinx.fem.Function(Q, name="fibre_stress")
-        values = self._material.fibre_cauchy_stress(u)
+        out = dolfinx.fem.Function(Q, name=name)
         out.x.array[: values.size] = values
         out.x.scatter_forward()
         return out
 
+    def _jax_material(self, what: str) -> QuadratureMaterial:
+        if not isinstance(self._material, QuadratureMaterial):
+            raise ParameterError(f"{what} is available for JAX laws only")
+        return self._material
+
+    def fibre_stress(self) -> dolfinx.fem.Function:
+        """Cell-averaged Cauchy stress along the deformed fibre [kPa] (DG0)."""
+        material = self._jax_material("fibre stress")
+        u = ufl.split(self.w)[0] if self.formulation == "mixed" else self.w
+        return self._cell_function("fibre_stress", material.fibre_cauchy_stress(u))
+
+    def fibre_stretch(self) -> dolfinx.fem.Function:
+        """Cell-averaged fibre stretch ``|F f0|`` (DG0, dimensionless; the
+        Green-Lagrange fibre strain is ``(stretch^2 - 1) / 2``)."""
+        material = self._jax_material("fibre stretch")
+        u = ufl.split(self.w)[0] if self.formulation == "mixed" else self.w
+        return self._cell_function("fibre_stretch", material.fibre_stretch(u))
+
     def internal_variable(self, name: str) -> dolfinx.fem.Function:
         """Cell average of the internal variable ``name`` (DG0)."""
-        if not isinstance(self._material, QuadratureMaterial) or self._material.internal is None:
+        material = self._jax_material("an internal variable")
+        if material.internal is None:
             raise ParameterError("this problem's material has no internal variables")
-        Q = dolfinx.fem.functionspace(self.domain.mesh, ("DG", 0))
-        out = dolfinx.fem.Function(Q, name=name)
-        values = self.quadrature.cell_average(self._material.internal_values(name))
-        out.x.array[: values.size] = values
-        out.x.scatter_forward()
-        return out
+        return self._cell_function(name, self.quadrature.cell_average(material.internal_values(name)))
 
     def close(self) -> None:
         """Free the PETSc objects and the options prefix (also done when the

@@ -96,7 +96,8 @@ class Multiplier:
         column: linear form ``dR_u/dvalue`` in the test function.
         row: linear form ``d functional/du`` in the test function.
         functional: scalar form (e.g. the cavity volume [mm^3]).
-        target: ``t -> value the functional must take``.
+        target: ``t -> value the functional must take``; None where the
+            term's :attr:`Contribution.targets` gives it.
         sign: +1 or -1.
         unit: what the multiplier is, for messages (e.g. ``"kPa"``).
     """
@@ -106,7 +107,7 @@ class Multiplier:
     column: Any
     row: Any
     functional: Any
-    target: Callable[[float], float]
+    target: Callable[[float], float] | None
     sign: float = 1.0
     unit: str = ""
 
@@ -122,6 +123,13 @@ class Contribution:
         bcs: Dirichlet conditions, as ``(space_of_ctx, dofs)`` builders:
             callables ``(problem) -> list[DirichletBC]``.
         multipliers: global scalar unknowns this term brings.
+        targets: for multipliers whose targets depend on the multipliers
+            themselves (cavities coupled to a 0D circulation, whose volumes
+            at the end of the step follow from their pressures):
+            ``(t, values (k,)) -> (targets (k,), d targets / d values (k, k))``
+            for this term's ``k`` multipliers, in their order; it replaces
+            each ``Multiplier.target``, and its derivative enters the
+            multipliers' diagonal block of the Jacobian.
         at_time: ``(t, ramped) -> None``: set the term's Constants for the
             end-of-step time ``t`` (``ramped``: plain numbers are ramped).
         before_assembly: collective; called with the current iterate
@@ -138,6 +146,7 @@ class Contribution:
     jacobian: Any = None
     bcs: Callable[[Any], list] | None = None
     multipliers: tuple[Multiplier, ...] = ()
+    targets: Callable[[float, Any], tuple[Any, Any]] | None = None
     at_time: Callable[[float, bool], None] | None = None
     before_assembly: Callable[[], float] | None = None
     state: Any = None

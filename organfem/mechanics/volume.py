@@ -15,7 +15,7 @@ from .kinematics import deformation_gradient
 from .terms import Contribution, FormContext, Multiplier, TimeConstant
 from .time import Magnitude, as_time_function, check_vector
 
-__all__ = ["cavity_volume", "Cavity"]
+__all__ = ["cavity_volume", "surface_area", "wall_thickness", "Cavity"]
 
 
 def _volume_form(domain: Domain, u, tag: str, axis, base_point, ds=None):
@@ -71,6 +71,29 @@ def cavity_volume(
     return domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 
 
+def surface_area(domain: Domain, u, tag: str) -> float:
+    """Area [mm^2] of the facets ``tag`` displaced by ``u`` (None: the
+    reference area), ``int |J F^-T N| dA``. Collective."""
+    if u is None:
+        return domain.measure(tag)
+    F = deformation_gradient(u)
+    nda = ufl.det(F) * ufl.inv(F).T * ufl.FacetNormal(domain.mesh)
+    form = dolfinx.fem.form(ufl.sqrt(ufl.dot(nda, nda)) * domain.ds(tag))
+    return domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+
+
+def wall_thickness(domain: Domain, u, *, inner: str = "endo", outer: str = "epi") -> float:
+    """Mean wall thickness [mm] between the facets ``inner`` and ``outer``
+    displaced by ``u`` (None: the reference): the wall's volume over the
+    mean of the two surfaces' areas (exact for a spherical shell to second
+    order in thickness over radius; the ratio of two states gives wall
+    thickening). Collective."""
+    J = 1.0 if u is None else ufl.det(deformation_gradient(u))
+    form = dolfinx.fem.form(J * ufl.dx(domain=domain.mesh))
+    volume = domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
+    return volume / (0.5 * (surface_area(domain, u, inner) + surface_area(domain, u, outer)))
+
+
 @dataclasses.dataclass(frozen=True)
 class Cavity:
     """A chamber bounded by the facets ``tag``: pressure- or volume-driven.
@@ -122,12 +145,7 @@ class Cavity:
             object.__setattr__(self, "pressure", units.pressure(self.pressure))
         if isinstance(self.volume, str):
             object.__setattr__(self, "volume", units.volume(self.volume))
-        if self.axis is not None:
-            axis = np.asarray(check_vector(self.axis, f"{label}: axis"))
-            if not np.linalg.norm(axis) > 0:
-                raise ParameterError(f"{label}: axis must be a non-zero vector")
-            object.__setattr__(self, "axis", tuple(axis / np.linalg.norm(axis)))
-        object.__setattr__(self, "base_point", check_vector(self.base_point, f"{label}: base_point"))
+        check_closure(self, label)
         if self.name is None:
             object.__setattr__(self, "name", self.tag)
         value = self.pressure if self.pressure is not None else self.volume
@@ -181,6 +199,16 @@ class Cavity:
             at_time=at_time,
             report=state.report(self.name),
         )
+
+
+def check_closure(cavity, label: str) -> None:
+    """Check a frozen cavity's ``axis`` (normalised; or None) and ``base_point`` in place."""
+    if cavity.axis is not None:
+        axis = np.asarray(check_vector(cavity.axis, f"{label}: axis"))
+        if not np.linalg.norm(axis) > 0:
+            raise ParameterError(f"{label}: axis must be a non-zero vector")
+        object.__setattr__(cavity, "axis", tuple(axis / np.linalg.norm(axis)))
+    object.__setattr__(cavity, "base_point", check_vector(cavity.base_point, f"{label}: base_point"))
 
 
 def _derivative(functional, ctx: FormContext):

@@ -16,7 +16,7 @@ reads the run's inputs, so it cannot carry patient identifiers.
 from .content import LIMITS, ReportContent, ReportGeometry, report_content, verification_status
 from .html import write_html
 from .pdf import write_pdf
-from .spec import Field, Figure, Plot, ReportSpec, generic_spec, inflation_spec
+from .spec import Field, Figure, Plot, ReportSpec, generic_spec, heart_cycle_spec, inflation_spec
 
 __all__ = [
     "LIMITS",
@@ -28,6 +28,7 @@ __all__ = [
     "ReportGeometry",
     "generic_spec",
     "inflation_spec",
+    "heart_cycle_spec",
     "report_content",
     "verification_status",
     "write_html",

@@ -242,15 +242,22 @@ def report_content(results: str | Path | Results) -> ReportContent:
                  if not n.startswith("vtk") and n != "fibre"]
         title = str(results.parameters.get("scenario", "organfem run")).replace("_", " ")
         spec = generic_spec(title, names, list(results.scalars))
+    times = np.asarray(results.times, dtype=float)
+
+    def steps(since: float | None) -> np.ndarray:
+        return np.ones(times.shape, bool) if since is None else times >= since
+
     figures = []
     for figure in spec.figures:
-        value = _reduce(_scalar(results, figure.scalar, f"figure {figure.label!r}"),
+        chosen = steps(figure.since)
+        value = _reduce(_scalar(results, figure.scalar, f"figure {figure.label!r}")[chosen],
                         figure.reduce) * figure.scale
         figures.append((figure.label, f"{value:.{figure.digits}g}", figure.unit))
     plots = []
     for plot in spec.plots:
-        x = _scalar(results, plot.x, f"plot {plot.title!r}") * plot.x_scale
-        series = tuple((name, _scalar(results, name, f"plot {plot.title!r}") * plot.y_scale)
+        chosen = steps(plot.since)
+        x = _scalar(results, plot.x, f"plot {plot.title!r}")[chosen] * plot.x_scale
+        series = tuple((name, _scalar(results, name, f"plot {plot.title!r}")[chosen] * plot.y_scale)
                        for name in plot.y)
         plots.append(PlotData(plot.title, plot.x_label, plot.y_label, x, series))
     geometry, fields = _geometry(results, spec)
@@ -262,7 +269,7 @@ def report_content(results: str | Path | Results) -> ReportContent:
     convergence = np.asarray(results.scalars.get("newton_iterations", np.zeros(0)), float)
     return ReportContent(
         spec=spec,
-        times=np.asarray(results.times, dtype=float),
+        times=times,
         figures=tuple(figures),
         plots=tuple(plots),
         geometry=geometry,

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ParameterError
 
-__all__ = ["Field", "Figure", "Plot", "ReportSpec", "REDUCTIONS", "generic_spec",
+__all__ = ["Field", "Figure", "Plot", "ReportSpec", "REDUCTIONS", "generic_spec", "heart_cycle_spec",
            "inflation_spec"]
 
 #: How a key figure is computed from a per-step scalar.
@@ -53,6 +53,8 @@ class Figure:
         unit: display unit.
         scale: factor from the stored unit to ``unit``.
         digits: significant digits shown.
+        since: reduce over the steps at times >= ``since`` only (e.g. the
+            last beat of a heart cycle); all steps if None.
     """
 
     label: str
@@ -61,6 +63,7 @@ class Figure:
     unit: str = ""
     scale: float = 1.0
     digits: int = 4
+    since: float | None = None
 
     def __post_init__(self) -> None:
         if self.reduce not in REDUCTIONS:
@@ -80,6 +83,7 @@ class Plot:
         y: the scalars drawn against ``x``.
         x_label, y_label: axis labels with units ("volume [mL]").
         x_scale, y_scale: factors from the stored units to the axes'.
+        since: plot the steps at times >= ``since`` only; all if None.
     """
 
     title: str
@@ -89,6 +93,7 @@ class Plot:
     y_label: str
     x_scale: float = 1.0
     y_scale: float = 1.0
+    since: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,4 +213,52 @@ def inflation_spec(title: str, summary: str) -> ReportSpec:
         anatomy="lv",
         steps="load step",
         time_unit="",
+    )
+
+
+def heart_cycle_spec(*, since: float) -> ReportSpec:
+    """The report of heartbeats of an LV coupled to a closed-loop circulation.
+
+    Results scalars ``LV_volume_mm3``, ``LV_pressure_kPa``, the circulation's
+    states (``circulation_p_AR_SYS_kPa``, ...), ``long_axis_mm``,
+    ``wall_thickness_mm``, ``mean_fibre_stretch`` and ``newton_iterations``
+    per time step; fields ``fibre_stress``, ``fibre_stretch``,
+    ``active_tension`` and ``displacement``.  Figures and the PV loop are of
+    the steps at times >= ``since`` [s] (the last beat).
+    """
+    per_mmhg = 1.0 / _MMHG_IN_KPA
+    return ReportSpec(
+        title="Heartbeat of the left ventricle",
+        summary="The left ventricle contracts and relaxes with each heartbeat while blood flows "
+        "through a model of the whole circulation (atria, valves, arteries and veins of the "
+        "body and the lungs). The heart wall is a finite-element model of the myocardium with "
+        "its fibre architecture; the figures and the pressure-volume loop are those of the last "
+        "beat simulated, when the beats repeat.",
+        fields=(Field("fibre_stress", "fibre stress", "kPa"),
+                Field("active_tension", "active tension", "kPa"),
+                Field("fibre_stretch", "fibre stretch", ""),
+                Field("displacement", "displacement", "mm")),
+        figures=(
+            Figure("end-diastolic volume", "LV_volume_mm3", "max", "mL", 1e-3, 4, since),
+            Figure("end-systolic volume", "LV_volume_mm3", "min", "mL", 1e-3, 4, since),
+            Figure("stroke volume", "LV_volume_mm3", "range", "mL", 1e-3, 4, since),
+            Figure("peak LV pressure", "LV_pressure_kPa", "max", "mmHg", per_mmhg, 4, since),
+            Figure("aortic systolic pressure", "circulation_p_AR_SYS_kPa", "max", "mmHg", per_mmhg,
+                   4, since),
+            Figure("aortic diastolic pressure", "circulation_p_AR_SYS_kPa", "min", "mmHg",
+                   per_mmhg, 4, since),
+            Figure("least wall thickness", "wall_thickness_mm", "min", "mm", 1.0, 3, since),
+            Figure("greatest wall thickness", "wall_thickness_mm", "max", "mm", 1.0, 3, since),
+        ),
+        plots=(
+            Plot("pressure-volume loop (last beat)", "LV_volume_mm3", ("LV_pressure_kPa",),
+                 "LV volume [mL]", "LV pressure [mmHg]", 1e-3, per_mmhg, since),
+            Plot("pressures over the beat", "time",
+                 ("LV_pressure_kPa", "circulation_p_AR_SYS_kPa", "circulation_p_LA_kPa"),
+                 "time [s]", "pressure [mmHg]", 1.0, per_mmhg),
+            Plot("LV volume", "time", ("LV_volume_mm3",), "time [s]", "volume [mL]", 1.0, 1e-3),
+        ),
+        anatomy="lv",
+        steps="time step",
+        time_unit="s",
     )

@@ -58,8 +58,9 @@ def animate(
     scale: float = 1.0,
     window_size: tuple[int, int] = (800, 600),
     show_reference: bool = True,
+    steps: Sequence[int] | None = None,
 ) -> Path:
-    """Animate every step of a results file to a GIF, one frame per step.
+    """Animate the steps of a results file to a GIF, one frame per step.
 
     Each frame shows the geometry deformed by the ``displacement`` point
     field (times ``scale``) and coloured by ``field`` (its magnitude for a
@@ -79,6 +80,8 @@ def animate(
         scale: Displacement magnification factor (1 = true deformation).
         window_size: Frame size in pixels, (width, height).
         show_reference: Also draw the undeformed mesh as a wireframe.
+        steps: Indices of the steps to show, in order (e.g. the last beat,
+            every second step); every step if None.  The reference is step 0.
 
     Returns:
         The path of the written GIF.
@@ -101,8 +104,12 @@ def animate(
     if results.times.shape[0] == 0:
         raise ParameterError(f"results file {results.path} has no steps to animate")
 
-    grids = [results.mesh(step) for step in range(results.times.shape[0])]
-    reference = grids[0]
+    count = results.times.shape[0]
+    chosen = list(range(count)) if steps is None else [int(i) for i in steps]
+    if not chosen or any(not -count <= i < count for i in chosen):
+        raise ParameterError(f"steps must be indices among the {count} steps of {results.path}")
+    grids = [results.mesh(step) for step in chosen]
+    reference = results.mesh(0)
     view = _view_of(reference)
     frames, bar, on_points, helix = _frames(grids, field, view, scale)
     if helix:
@@ -130,7 +137,7 @@ def animate(
             plotter.add_mesh(reference.extract_surface(algorithm=None), style="wireframe",
                              color="dimgray", opacity=0.5, line_width=1)  # fmt: skip
         camera = _fixed_camera(plotter, view, reference, [surface for surface, _ in frames])
-        for time, (surface, _) in zip(results.times, frames, strict=True):
+        for time, (surface, _) in zip(results.times[chosen], frames, strict=True):
             heading.SetInput(f"{field}, t = {float(time):.3g} s")
             plotter.add_mesh(
                 surface,
