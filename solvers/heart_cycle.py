@@ -67,22 +67,27 @@ from organfem.materials import ActiveStress, BestelActiveTension, HolzapfelOgden
 #    (the base spring and dashpot of the benchmark), the epicardium on soft
 #    normal springs (the pericardium); the LV cavity coupled to the closed
 #    loop of Regazzoni et al. (2022), its chamber replaced by the finite-
-#    element LV.
+#    element LV.  A mesh imaged under pressure is first unloaded (Bols et al.
+#    2013, organfem.mechanics.unload): the passive wall, incompressible, base held.
 from organfem import circulation
 from organfem.mechanics import (
     Chamber,
     Circulation,
+    Fixed,
     GeneralisedAlpha,
     HyperelasticProblem,
     Inertia,
     Material,
     Model,
+    Pressure,
     Spring,
     ViscousDamping,
+    cavity_volume,
     mean_value,
     on_rank0,
     probe,
     simulate,
+    unload,
     wall_thickness,
 )
 
@@ -103,6 +108,7 @@ BASE_SPRING, EPI_SPRING = 0.1, 0.1  # kPa/mm (1e5 Pa/m, the benchmark's base spr
 DASHPOT = 5e-3  # kPa s/mm (5e3 Pa s/m, the benchmark's)
 T_SYS, T_DIAS = 0.03, 0.35  # s within the beat: onset of contraction and of relaxation
 T_START = 0.45  # s: mid-diastole, the LV relaxed and the atria not yet contracting
+UNLOAD_TOL = 0.05  # mm: re-inflating the unloaded reference returns the imaged points this close
 RHO_INF = 0.5  # generalised-alpha spectral radius: damps the step-to-step ringing of the multiplier
 
 
@@ -120,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument("--mesh", metavar="FILE",
                          help="LV mesh (.h5 from `organfem mesh`, facet tags endo/epi/base) "
                          "instead of the idealised one")
+    options.add_argument("--mesh-pressure", default="0 mmHg",
+                         help="LV pressure at which the mesh was imaged (e.g. the end-diastolic "
+                         "pressure of the scan); above 0 the unloaded reference is computed "
+                         "first (backward displacement, Bols et al. 2013) and the beats start "
+                         "from it")
     options.add_argument("--mesh-size", default="8 mm",
                          help="tetrahedron size of the idealised LV (ignored with --mesh)")
     options.add_argument("--beats", type=int, default=3,
@@ -140,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     say = print if comm.rank == 0 else (lambda *a, **k: None)
     h, dt = units.length(args.mesh_size), units.time(args.dt)
-    sigma0 = units.pressure(args.contractility)
+    p_imaged = units.pressure(args.mesh_pressure)
+    if p_imaged < 0 or (p_imaged > 0 and not args.mesh):
+        parser().error(f"--mesh-pressure {args.mesh_pressure}: give a pressure >= 0 with --mesh "
+                       "(the idealised LV is unloaded)")
+    sigma0 = units.pressure(args.contractility, plausible=(0.0, 1000.0))  # a tension, up to 1 MPa
     out = Path(args.out)
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -159,23 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = on_rank0(comm, lambda: lv_ellipsoid(h=h, **GEOMETRY))
         fibre_rule = "analytic helix +60/-60 deg (Land et al. 2015 rule)"
-    # The base plane closes the cavity (its normal points away from the apex);
-    # the epicardial apex, the point farthest below it, and points of the
-    # base mark the long axis.
-    plane, off, apex, base = comm.bcast(on_rank0(comm, lambda: (*data.plane_of("base"), *_landmarks(data))),
-                                        root=0)
-    if off > 1e-3:
-        say(f"warning: the base is not flat (up to {off:.2g} mm off its plane); the cavity "
-            "volumes are approximate")
     fibre_rule = comm.bcast(fibre_rule, root=0)
-    domain = Domain.from_meshdata(data, comm)
-    if args.mesh:
-        fibres = domain.fibres
-    else:
-        fibres = IDEALISED_FIBRES
 
     # --- 3. material ----------------------------------------------------------------
     passive, law, active = material(sigma0, period)
+
+    # An imaged geometry is loaded by the pressure of the scan: find the
+    # unloaded reference whose passive inflation to that pressure gives it
+    # back (the mesh's fibres, stored per cell, follow their cells).
+    if p_imaged > 0:
+        data = _unloaded(data, passive, p_imaged, comm, say)
+    # The base plane closes the cavity (its normal points away from the apex);
+    # the epicardial apex, the point farthest below it, and points of the
+    # base mark the long axis.
+    plane, off, apex, base = comm.bcast(on_rank0(comm, lambda: _landmarks(data)), root=0)
+    if off > 1e-3:
+        say(f"warning: the base is not flat (up to {off:.2g} mm off its plane); the cavity "
+            "volumes are approximate")
+    domain = Domain.from_meshdata(data, comm)
+    fibres = domain.fibres if args.mesh else IDEALISED_FIBRES
 
     # --- the run's record and its checkpoint ------------------------------------------
     parameters = {
@@ -184,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "mesh_size_mm": None if args.mesh else h,
         "beats": args.beats,
         "dt_s": dt,
+        "imaged_pressure_kPa": p_imaged,
         "t_start_s": T_START,
         "period_s": period,
         "material": repr(passive),
@@ -265,15 +283,22 @@ def material(sigma0: float, period: float):
     return passive, law, active
 
 
+def supports() -> tuple[Spring, ...]:
+    """The springs and dashpots holding the ventricle (step 4)."""
+    return (
+        Spring("base", stiffness=BASE_NORMAL_SPRING, normal_only=True),
+        Spring("base", stiffness=BASE_SPRING, damping=DASHPOT),
+        Spring("epi", stiffness=EPI_SPRING, damping=DASHPOT, normal_only=True),
+    )
+
+
 def make_problem(domain, fibres, plane, loop, law, active, prefix: str = "heart_cycle_"):
     """The coupled problem (step 4), at rest at ``T_START``. Collective."""
     model = Model(
         Material(law, fibres=fibres, internal=active),
         Inertia(DENSITY),
         ViscousDamping(ETA),
-        Spring("base", stiffness=BASE_NORMAL_SPRING, normal_only=True),
-        Spring("base", stiffness=BASE_SPRING, damping=DASHPOT),
-        Spring("epi", stiffness=EPI_SPRING, damping=DASHPOT, normal_only=True),
+        *supports(),
         Circulation(loop, {"LV": Chamber("endo", axis=plane.normal, base_point=plane.point)}),
     )
     problem = HyperelasticProblem(domain, model, integrator=GeneralisedAlpha(rho_inf=RHO_INF),
@@ -282,13 +307,40 @@ def make_problem(domain, fibres, plane, loop, law, active, prefix: str = "heart_
     return problem
 
 
-def _landmarks(data, most: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """The epicardial vertex farthest below the base plane, and up to ``most``
-    vertices of the base, spread over it [mm]."""
-    plane, _ = data.plane_of("base")
+def _unloaded(data, passive, pressure: float, comm, say):
+    """The unloaded reference of the imaged mesh ``data`` at the LV ``pressure``
+    [kPa], inflated quasi-statically: the passive wall, incompressible (mixed
+    u-p; the penalty of the beats, kappa = 1 MPa over a matrix of 0.06 kPa,
+    stalls Newton's method at a fraction of a mmHg on some meshes without
+    the inertia of the beats), with its base held (on the springs of step 4
+    alone a quasi-static inflation stalled near 7 mmHg).  Aitken-relaxed:
+    an iterate of the plain fixed point on the phantom LV stalled at
+    0.6 mmHg.  Collective; the mesh is returned on rank 0."""
+    plane, _ = comm.bcast(on_rank0(comm, lambda: data.plane_of("base")), root=0)
+
+    def loaded(domain):
+        model = Model(Material(passive, fibres=domain.fibres), Fixed("base"), Pressure("endo", pressure))
+        return HyperelasticProblem(domain, model, formulation="mixed",
+                                   petsc_options_prefix="heart_cycle_unload_")
+
+    def volume(domain, u):
+        return cavity_volume(domain, u, "endo", axis=plane.normal, base_point=plane.point)
+
+    result = unload(data, loaded, levels=8, tol=UNLOAD_TOL, volume=volume, comm=comm, aitken=True)
+    say(f"unloaded: cavity {result.reference_volumes[-1] / 1e3:.1f} mL (imaged {result.imaged_volume / 1e3:.1f}"
+        f" mL at {pressure / units.MMHG_IN_KPA:.1f} mmHg) after {result.iterations} inflations; the "
+        f"re-inflated geometry is within {result.errors[-1]:.2g} mm of the imaged one")
+    return result.mesh
+
+
+def _landmarks(data, most: int = 64):
+    """The base plane and its flatness [mm] (``MeshData.plane_of``), the
+    epicardial vertex farthest below it, and up to ``most`` vertices of the
+    base, spread over it [mm]."""
+    plane, off = data.plane_of("base")
     x = data.points[np.unique(data.facets_of("epi"))]
     base = data.points[np.unique(data.facets_of("base"))]
-    return x[np.argmin((x - plane.point) @ plane.normal)], base[:: max(1, len(base) // most)]
+    return plane, off, x[np.argmin((x - plane.point) @ plane.normal)], base[:: max(1, len(base) // most)]
 
 
 def _times(path: Path) -> np.ndarray:

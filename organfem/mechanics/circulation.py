@@ -10,7 +10,7 @@ at the end of the step::
     V_FE(u_{n+1}) = V_0D(p_{n+1}),
 
 where ``V_0D(p)`` is the chamber's slot of one implicit step of the loop
-(:func:`organfem.circulation.implicit_step`, backward Euler by default)
+(:func:`organfem.circulation.implicit_step`, backward Euler)
 from the committed 0D state, taken with the chamber's pressure prescribed
 as ``p``: the valve flows that ``p`` drives move the blood.  The other 0D
 states are eliminated this way (a Schur complement of the monolithic
@@ -97,8 +97,6 @@ class Circulation:
             (:func:`organfem.circulation.initial_state`); the coupled
             chambers' volumes are replaced by the cavity volumes of the
             reference configuration (the change of blood volume is logged).
-        theta: 1 for backward Euler (default), 1/2 for the trapezoidal rule
-            in the 0D steps.
 
     The problem reports, after each step, the chambers' pressures [kPa] and
     volumes [mm^3] under the chamber names (``LV_pressure_kPa``,
@@ -111,7 +109,6 @@ class Circulation:
     loop: circ.ClosedLoop
     chambers: Mapping[str, Chamber]
     initial: object = None
-    theta: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.loop, circ.ClosedLoop):
@@ -123,8 +120,6 @@ class Circulation:
                 raise ParameterError(f"Circulation: unknown chamber {name!r}; the chambers are {circ.CHAMBERS}")
             if not isinstance(chamber, Chamber):
                 raise ParameterError(f"Circulation: chamber {name!r} must be a Chamber(tag, axis, base_point)")
-        if self.theta not in (1.0, 0.5):
-            raise ParameterError(f"Circulation: theta={self.theta!r} must be 1 (backward Euler) or 0.5")
         initial = circ.initial_state() if self.initial is None else self.initial
         initial = np.asarray(initial, dtype=np.float64)
         if initial.shape != (len(circ.STATE_NAMES),) or not np.isfinite(initial).all():
@@ -173,19 +168,20 @@ class Circulation:
         )
 
 
-@functools.partial(jax.jit, static_argnames=("names", "theta"))
-def _chamber_step(loop, y, t, dt, pressures, *, names, theta):
-    """One implicit 0D step from ``t`` over ``dt`` with the coupled chambers'
-    pressures given: their volumes at the end of the step (k,), the
+@functools.partial(jax.jit, static_argnames=("names",))
+def _chamber_step(loop, y, t, dt, pressures, *, names):
+    """One backward-Euler 0D step from ``t`` over ``dt`` with the coupled
+    chambers' pressures given: their volumes at the end of the step (k,), the
     derivative of those by the pressures (k, k), the new state and whether
-    the 0D Newton solve converged."""
+    the 0D Newton solve converged.  (The pressures are the end-of-step ones,
+    so a trapezoidal step would need the start-of-step pressures too.)"""
     slots = jnp.asarray([circ.CHAMBERS.index(name) for name in names])  # = state slots of V_<chamber>
 
     def volumes(p):
         model = loop
         for k, name in enumerate(names):
             model = model.with_chamber(name, circ.PrescribedPressure(p=p[k]))
-        y1, converged = circ.implicit_step(model, y, t, dt, theta=theta)
+        y1, converged = circ.implicit_step(model, y, t, dt)
         return y1[slots], (y1, converged)
 
     slope, (y1, converged) = jax.jacfwd(volumes, has_aux=True)(pressures)
@@ -197,7 +193,7 @@ class _Coupling:
     mechanics, rolled back with it, checkpointed), and the chambers' targets."""
 
     def __init__(self, term: Circulation, names: tuple[str, ...], reference: list[float], constants):
-        self.loop, self.names, self.theta = term.loop, names, float(term.theta)
+        self.loop, self.names = term.loop, names
         self.slots = [circ.CHAMBERS.index(name) for name in names]
         self.constants = constants
         y = np.array(term.initial)
@@ -225,7 +221,7 @@ class _Coupling:
             with jax.enable_x64(True):
                 volumes, slope, y1, converged = _chamber_step(
                     self.loop, jnp.asarray(self.y), t, dt, jnp.asarray(pressures, dtype=jnp.float64),
-                    names=self.names, theta=self.theta,
+                    names=self.names,
                 )  # fmt: skip
                 volumes, slope, y1 = np.asarray(volumes), np.asarray(slope), np.asarray(y1)
             if not bool(converged) or not np.isfinite(y1).all():
