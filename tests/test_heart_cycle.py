@@ -317,3 +317,21 @@ def test_the_report_shows_the_last_beat(serial_run):
     assert len(loop.x) == np.count_nonzero(times >= 0.8) < len(times)
     whole = next(p for p in content.plots if p.title == "LV volume")
     assert len(whole.x) == len(times)
+
+
+def test_scenario_help_and_bad_options(capsys):
+    from organfem.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["run", "heart-cycle", "--help"])
+    assert done.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "usage: organfem run heart-cycle" in out
+    for option in ("--mesh FILE", "--mesh-pressure", "--beats", "--dt", "--contractility", "--restart",
+                   "(default: 140 kPa)", "(default: 5 ms)", "(default: 3)"):  # fmt: skip
+        assert option in out, option
+    for argv, words in ((["--beats", "0"], "give at least 1 beat"),
+                        (["--mesh-pressure", "8 mmHg"], "with --mesh")):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(["run", "heart-cycle", *argv])
+        assert words in capsys.readouterr().err

@@ -13,6 +13,7 @@ results file keeps every step.  A new Python block fails
 
 from __future__ import annotations
 
+import ast
 import re
 import runpy
 import shlex
@@ -94,7 +95,20 @@ def _image_to_mesh(code: str, folder: Path) -> None:
     assert mesh.cell_volumes().sum() == pytest.approx(phantom.myocardium_volume, rel=0.03)
 
 
-CHECKS = {"ramp(": _quasi_static, "simulate(": _dynamic, "lv_mesh(": _image_to_mesh}
+def _coupled(code: str, folder: Path) -> None:
+    out = _run(code, folder)
+    values = ast.literal_eval(out.strip().splitlines()[-1])  # the printed dict of floats
+    mmhg = 0.133322
+    # 0.05 s of filling from rest: the 102 mL cavity takes blood from the left
+    # atrium through the open mitral valve (p_LA > p_LV > 0), the aortic valve
+    # shut (the arterial pressure, 80 mmHg at the start, above the LV's).
+    assert 102e3 < values["LV_volume_mm3"] < 130e3
+    assert 0 < values["LV_pressure_kPa"] < values["circulation_p_LA_kPa"] < 15 * mmhg
+    assert values["circulation_p_AR_SYS_kPa"] > 60 * mmhg
+
+
+CHECKS = {"ramp(": _quasi_static, "checkpoint=": _dynamic, "lv_mesh(": _image_to_mesh,
+          "Circulation(": _coupled}
 
 
 def _check_of(code: str):
