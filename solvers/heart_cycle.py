@@ -47,7 +47,7 @@ from organfem._dolfinx import MPI
 #    J Am Soc Echocardiogr 28:1-39, table 2), base plane 10 mm above the
 #    equator; its cavity holds about 102 mL unloaded and fills to about
 #    130 mL at end-diastole.  Or the user's mesh (tags endo, epi, base).
-from organfem.meshing import lv_ellipsoid
+from organfem.meshing import MeshData, lv_ellipsoid
 from organfem.mechanics import Domain
 
 # 2. Fibres: helix +60 deg (endo) to -60 deg (epi) (Streeter), analytic on
@@ -179,21 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     # --- 3. material ----------------------------------------------------------------
     passive, law, active = material(sigma0, period)
 
-    # An imaged geometry is loaded by the pressure of the scan: find the
-    # unloaded reference whose passive inflation to that pressure gives it
-    # back (the mesh's fibres, stored per cell, follow their cells).
-    if p_imaged > 0:
-        data = _unloaded(data, passive, p_imaged, comm, say)
-    # The base plane closes the cavity (its normal points away from the apex);
-    # the epicardial apex, the point farthest below it, and points of the
-    # base mark the long axis.
-    plane, off, apex, base = comm.bcast(on_rank0(comm, lambda: _landmarks(data)), root=0)
-    if off > 1e-3:
-        say(f"warning: the base is not flat (up to {off:.2g} mm off its plane); the cavity "
-            "volumes are approximate")
-    domain = Domain.from_meshdata(data, comm)
-    fibres = domain.fibres if args.mesh else IDEALISED_FIBRES
-
     # --- the run's record and its checkpoint ------------------------------------------
     parameters = {
         "scenario": "heart_cycle",
@@ -215,6 +200,28 @@ def main(argv: list[str] | None = None) -> int:
                                                          restart=args.restart)), root=0)
     if resume:
         say("resuming: the output folder holds this run's checkpoint (--restart starts over)")
+
+    # An imaged geometry is loaded by the pressure of the scan: find the
+    # unloaded reference whose passive inflation to that pressure gives it
+    # back (the mesh's fibres, stored per cell, follow their cells).  It is
+    # kept with the checkpoint, so a resumed run starts from the same one.
+    if p_imaged > 0:
+        saved = out / "checkpoint" / "unloaded_mesh.h5"
+        if resume and comm.bcast(MeshData.is_file(saved) if comm.rank == 0 else None, root=0):
+            data = on_rank0(comm, lambda: MeshData.load(saved))
+            say("unloaded reference: the one this run computed before (in its checkpoint)")
+        else:
+            data = _unloaded(data, passive, p_imaged, comm, say)
+            on_rank0(comm, lambda: data.save(saved))
+    # The base plane closes the cavity (its normal points away from the apex);
+    # the epicardial apex, the point farthest below it, and points of the
+    # base mark the long axis.
+    plane, off, apex, base = comm.bcast(on_rank0(comm, lambda: _landmarks(data)), root=0)
+    if off > 1e-3:
+        say(f"warning: the base is not flat (up to {off:.2g} mm off its plane); the cavity "
+            "volumes are approximate")
+    domain = Domain.from_meshdata(data, comm)
+    fibres = domain.fibres if args.mesh else IDEALISED_FIBRES
 
     # --- 4. the problem -------------------------------------------------------------
     problem = make_problem(domain, fibres, plane, loop, law, active)

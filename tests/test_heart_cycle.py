@@ -257,7 +257,8 @@ def test_a_healthy_beat_lands_in_physiological_ranges(serial_beat):
 def test_a_mesh_imaged_under_pressure_is_unloaded_then_beats(tmp_path):
     # A user's label map (the phantom LV, cavity 98 mL, in MM-WHS codes) meshed
     # by `organfem mesh`, said to be imaged at 8 mmHg: the scenario unloads it
-    # first (organfem.mechanics.unload) and beats from the unloaded reference.
+    # first (organfem.mechanics.unload) and beats from the unloaded reference,
+    # which it keeps with its checkpoint for a resumed run.
     from organfem.cli import main
     from organfem.imaging import write_image
     from organfem.imaging.phantoms import lv_phantom
@@ -285,7 +286,14 @@ def test_a_mesh_imaged_under_pressure_is_unloaded_then_beats(tmp_path):
     # imaged one exactly when the end-diastolic pressure lies above 8 mmHg.
     assert (beat["EDV_mL"] > imaged) == (beat["edp_mmHg"] > 8.0)
     assert 0.4 < beat["EF"] < 0.8 and beat["blood_volume_drift_mL"] < 1e-6
-    text = run.stdout + run.stderr + (out / "beats.json").read_text()
+    # Run again: the run is complete, so it resumes at its end, from the
+    # unloaded reference it kept, and its figures stay as they were.
+    again = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                           text=True, timeout=900)  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "unloaded reference: the one this run computed before" in again.stdout
+    assert json.loads((out / "beats.json").read_text())["beats"][-1] == beat
+    text = run.stdout + run.stderr + again.stdout + again.stderr + (out / "beats.json").read_text()
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".vtkhdf", ".h5"):
             text += path.read_bytes().decode("latin-1")
