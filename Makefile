@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/contact_convergence.py --json results/bench/contact_convergence.json
 	PYTHONPATH=. $(VENV)/bin/python benchmarks/image_to_mesh.py --json results/bench/image_to_mesh.json
 	PYTHONPATH=. $(VENV)/bin/python benchmarks/report.py --shape tube --json results/bench/report.json
+	$(VENV)/bin/python benchmarks/heart_cycle.py --json results/bench/heart_cycle.json
+	$(VENV)/bin/python benchmarks/cardiac_elastodynamics.py --json results/bench/cardiac_elastodynamics.json
 
 clean:
 	rm -rf results .pytest_cache .jax_cache build *.egg-info
