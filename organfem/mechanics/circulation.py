@@ -120,8 +120,9 @@ class Circulation:
                 raise ParameterError(f"Circulation: unknown chamber {name!r}; the chambers are {circ.CHAMBERS}")
             if not isinstance(chamber, Chamber):
                 raise ParameterError(f"Circulation: chamber {name!r} must be a Chamber(tag, axis, base_point)")
-        initial = circ.initial_state() if self.initial is None else self.initial
-        initial = np.asarray(initial, dtype=np.float64)
+        with jax.enable_x64(True):  # the default state in float64, not JAX's float32
+            initial = circ.initial_state() if self.initial is None else self.initial
+            initial = np.asarray(initial, dtype=np.float64)
         if initial.shape != (len(circ.STATE_NAMES),) or not np.isfinite(initial).all():
             raise ParameterError(
                 f"Circulation: initial must be {len(circ.STATE_NAMES)} finite states "

@@ -85,9 +85,10 @@ def surface_area(domain: Domain, u, tag: str) -> float:
 def wall_thickness(domain: Domain, u, *, inner: str = "endo", outer: str = "epi") -> float:
     """Mean wall thickness [mm] between the facets ``inner`` and ``outer``
     displaced by ``u`` (None: the reference): the wall's volume over the
-    mean of the two surfaces' areas (exact for a spherical shell to second
-    order in thickness over radius; the ratio of two states gives wall
-    thickening). Collective."""
+    mean of the two surfaces' areas.  For a spherical shell of inner radius
+    ``a`` and thickness ``t`` this is ``t (1 - t^2 / (3 (2 a^2 + 2 a t + t^2)))``,
+    within ``(t/a)^2 / 6`` of ``t``; the ratio of two states gives wall
+    thickening. Collective."""
     J = 1.0 if u is None else ufl.det(deformation_gradient(u))
     form = dolfinx.fem.form(J * ufl.dx(domain=domain.mesh))
     volume = domain.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
