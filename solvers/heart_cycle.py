@@ -92,7 +92,7 @@ from organfem.mechanics import (
 )
 
 # 5. Results, checkpoints, the PV loop, the animation and the report.
-from organfem.io import ResultsWriter, input_label, start_run
+from organfem.io import ResultsWriter, input_label, read_results, start_run
 from organfem.report import heart_cycle_spec
 from organfem.viz import animate, beat_metrics, pv_loop
 
@@ -273,13 +273,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- 5. per-beat figures, PV loops, animation ---------------------------------
     if comm.rank == 0:
-        beats = _beat_figures(path, period, args.beats, out, render=not args.no_render)
+        results = read_results(path)  # read once: the figures and the animation
+        beats = _beat_figures(results, period, args.beats, out, render=not args.no_render)
         _write_json(out / "beats.json", beats)
         _print_beats(say, beats)
         say(f"results: {path}")
         if not args.no_render:
-            last = [i for i, t in enumerate(_times(path)) if t >= t_end - period - 1e-9]
-            gif = animate(path, out / "heart_cycle.gif", field="fibre_stress", steps=last[::2])
+            last = np.flatnonzero(np.asarray(results.times) >= t_end - period - 1e-9)
+            gif = animate(results, out / "heart_cycle.gif", field="fibre_stress", steps=last[::2])
             say(f"animation: {gif}")
     return 0
 
@@ -353,17 +354,8 @@ def _landmarks(data, most: int = 64):
     return plane, off, x[np.argmin((x - plane.point) @ plane.normal)], base[:: max(1, len(base) // most)]
 
 
-def _times(path: Path) -> np.ndarray:
-    from organfem.io import read_results
-
-    return np.asarray(read_results(path).times)
-
-
-def _beat_figures(path: Path, period: float, beats: int, out: Path, *, render: bool) -> list[dict]:
+def _beat_figures(results, period: float, beats: int, out: Path, *, render: bool) -> list[dict]:
     """Figures of each full beat from the results' scalars (and its PV loop PNG)."""
-    from organfem.io import read_results
-
-    results = read_results(path)
     t = np.asarray(results.times)
     s = {name: np.asarray(v) for name, v in results.scalars.items()}
     mmhg = units.MMHG_IN_KPA
