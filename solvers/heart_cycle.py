@@ -47,7 +47,7 @@ from organfem._dolfinx import MPI
 #    J Am Soc Echocardiogr 28:1-39, table 2), base plane 10 mm above the
 #    equator; its cavity holds about 102 mL unloaded and fills to about
 #    130 mL at end-diastole.  Or the user's mesh (tags endo, epi, base).
-from organfem.meshing import MeshData, lv_ellipsoid
+from organfem.meshing import ADULT_LV, MeshData, lv_ellipsoid
 from organfem.mechanics import Domain
 
 # 2. Fibres: helix +60 deg (endo) to -60 deg (epi) (Streeter), analytic on
@@ -97,7 +97,7 @@ from organfem.report import heart_cycle_spec
 from organfem.viz import animate, beat_metrics, pv_loop
 
 NAME = "heart-cycle"
-GEOMETRY = dict(r_short_endo=24.0, r_long_endo=70.0, r_short_epi=34.0, r_long_epi=80.0, z_base=10.0)
+GEOMETRY = ADULT_LV
 IDEALISED_FIBRES = partial(land2015_fibres, alpha_endo=-60.0, alpha_epi=60.0, t_tol=0.5,
                            endo=(GEOMETRY["r_short_endo"], GEOMETRY["r_long_endo"]),
                            epi=(GEOMETRY["r_short_epi"], GEOMETRY["r_long_epi"]))

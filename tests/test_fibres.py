@@ -27,6 +27,7 @@ from organfem._dolfinx import MPI, dolfinx
 from organfem.errors import MeshError, MissingTagError, ParameterError
 from organfem.fibres import (
     constant_fibres,
+    ellipsoid_helix_fibres,
     helix_angles,
     land2015_fibres,
     ldrb_coordinates,
@@ -190,8 +191,11 @@ def test_fibres_agree_with_land2015_away_from_the_apex(lv, coords, fibres):
     # near the apex point.  Measured at h = 1 on cells more than 5 mm from the
     # apex: median |f0 . f_land| = 0.9977 (3.9 deg), 5th percentile 0.9911
     # (7.7 deg).  A mirrored helix would give |cos 2 alpha| = 0.5 at the walls.
+    # ellipsoid_helix_fibres is that formula in LDRB's convention.
     x = _centroids(lv)
     land = land2015_fibres(x, alpha_endo=-60.0, alpha_epi=60.0, t_tol=0.5)
+    geometry = dict(r_short_endo=7.0, r_long_endo=17.0, r_short_epi=10.0, r_long_epi=20.0)
+    np.testing.assert_array_equal(ellipsoid_helix_fibres(x, geometry), land)
     away = np.linalg.norm(x - lv.points[coords.apex], axis=1) > 5.0
     fibre = np.abs(np.einsum("mi,mi->m", fibres[away, 0], land[away, 0]))
     sheet = np.abs(np.einsum("mi,mi->m", fibres[away, 1], land[away, 1]))

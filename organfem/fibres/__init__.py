@@ -8,13 +8,20 @@ with two Laplace solves (DOLFINx, imported only when called) and stored with
 angle about a long axis (:mod:`.angles`).
 """
 
-from .analytic import arostica_fibres, constant_fibres, ellipsoid_coordinates, land2015_fibres
+from .analytic import (
+    arostica_fibres,
+    constant_fibres,
+    ellipsoid_coordinates,
+    ellipsoid_helix_fibres,
+    land2015_fibres,
+)
 from .angles import LongAxis, helix_angle, lv_long_axis, wall_normals
 from .ldrb import LaplaceCoordinates, helix_angles, ldrb_coordinates, ldrb_fibres
 from .lv import LV_TAGS, load_lv_mesh
 
 __all__ = [
     "land2015_fibres",
+    "ellipsoid_helix_fibres",
     "arostica_fibres",
     "constant_fibres",
     "ellipsoid_coordinates",

@@ -11,7 +11,13 @@ import numpy as np
 
 from ..errors import ConvergenceError, ParameterError
 
-__all__ = ["land2015_fibres", "constant_fibres", "ellipsoid_coordinates", "arostica_fibres"]
+__all__ = [
+    "land2015_fibres",
+    "ellipsoid_helix_fibres",
+    "constant_fibres",
+    "ellipsoid_coordinates",
+    "arostica_fibres",
+]
 
 _NEWTON_TOL = 1e-12
 _NEWTON_MAX_STEPS = 50
@@ -268,3 +274,39 @@ def arostica_fibres(
     )[:, :, [2, 0, 1]]  # back to (x, y, z)
     basis[:, 1:] *= -1.0  # s0 = e_mu x e_theta = -(e_u x e_v)
     return basis
+
+
+def ellipsoid_helix_fibres(
+    x: np.ndarray,
+    geometry: dict,
+    *,
+    helix_endo: float = 60.0,
+    helix_epi: float = -60.0,
+    t_tol: float = 0.5,
+) -> np.ndarray:
+    """Helix fibres on a truncated-ellipsoid LV in the convention of Bayer et al. (2012).
+
+    :func:`land2015_fibres` with the angles negated, so that the helix angles
+    mean what they mean for :func:`~organfem.fibres.ldrb_fibres` (about +60
+    degrees at the endocardium, -60 at the epicardium in a healthy ventricle;
+    see the module docstring of :mod:`organfem.fibres.ldrb`).
+
+    Args:
+        x: points in the wall [mm], shape (n, 3) (e.g. cell centroids).
+        geometry: the keyword arguments of :func:`organfem.meshing.lv_ellipsoid`
+            that shaped the mesh (e.g. :data:`organfem.meshing.ADULT_LV`).
+        helix_endo, helix_epi: helix angles [deg].
+        t_tol: transmural coordinates in ``[-t_tol, 1 + t_tol]`` are clipped
+            to ``[0, 1]`` (points of straight cells lie slightly off the wall).
+
+    Returns:
+        Bases (n, 3, 3), rows (f0, s0, n0).
+    """
+    return land2015_fibres(
+        x,
+        endo=(geometry["r_short_endo"], geometry["r_long_endo"]),
+        epi=(geometry["r_short_epi"], geometry["r_long_epi"]),
+        alpha_endo=-helix_endo,
+        alpha_epi=-helix_epi,
+        t_tol=t_tol,
+    )

@@ -21,6 +21,7 @@ from .from_image import (
     vessel_mesh,
 )
 from .idealised import (
+    ADULT_LV,
     AROSTICA_ENDO,
     AROSTICA_EPI,
     AROSTICA_MU_BASE,
@@ -43,6 +44,7 @@ __all__ = [
     "boundary_facets",
     "land_beam",
     "lv_ellipsoid",
+    "ADULT_LV",
     "arostica_ellipsoid",
     "AROSTICA_ENDO",
     "AROSTICA_EPI",

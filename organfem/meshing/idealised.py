@@ -47,9 +47,18 @@ __all__ = [
     "AROSTICA_ENDO",
     "AROSTICA_EPI",
     "AROSTICA_MU_BASE",
+    "ADULT_LV",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: An adult left ventricle as a truncated prolate ellipsoid, unloaded: keyword
+#: arguments of :func:`lv_ellipsoid` [mm].  Endocardial radii 24 mm (short)
+#: and 70 mm (long), a 10 mm wall (adult LV wall 6-11 mm and end-diastolic
+#: diameter 42-58 mm: Lang et al. 2015, J Am Soc Echocardiogr 28:1-39,
+#: table 2), base plane 10 mm above the equator; the cavity holds about
+#: 102 mL unloaded and about 130 mL at an end-diastolic pressure of 9 mmHg.
+ADULT_LV = dict(r_short_endo=24.0, r_long_endo=70.0, r_short_epi=34.0, r_long_epi=80.0, z_base=10.0)
 
 #: Edge lengths of the Land et al. (2015) problem 1 beam along x, y, z [mm].
 BEAM_LENGTHS = (10.0, 1.0, 1.0)
