@@ -8,6 +8,7 @@
     organfem deidentify SRC_FOLDER DST_FOLDER      copy DICOM files without patient identifiers
     organfem mesh labels.nii.gz --out mesh.h5      label map -> tagged tetrahedra (+ LV fibres)
     organfem render mesh.h5 [--show fibres]        PNG of a mesh's tags, cells or fibres
+    organfem whatif table.csv --out DIR            batch of LV inflations in pure JAX (CPU/GPU)
 
 Scenarios are the literate scripts in ``solvers/`` (next to the package in a
 source checkout or the Docker image; set ``ORGANFEM_SOLVERS`` to point
@@ -270,6 +271,114 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whatif(args: argparse.Namespace) -> int:
+    import csv
+    import io as text_io
+    import json
+
+    import numpy as np
+
+    from . import units
+    from .batch import read_whatifs, run_whatifs
+    from .errors import ParameterError
+    from .io import input_label, provenance, write_atomically
+    from .units import MMHG_IN_KPA
+    from .viz import pv_curves
+
+    whatifs = read_whatifs(args.table)
+    size = units.length(args.size)
+    if args.mesh:
+        from .fibres import ldrb_fibres, load_lv_mesh
+
+        mesh, rule = load_lv_mesh(args.mesh, label=input_label(args.mesh, "mesh"))
+
+        def fibres(endo, epi):
+            return ldrb_fibres(mesh, alpha_endo=endo, alpha_epi=epi)
+
+        label = "user mesh"
+    else:
+        from .fibres import ellipsoid_helix_fibres
+        from .meshing import ADULT_LV, lv_ellipsoid
+
+        if not size > 0:
+            raise ParameterError(f"--size {args.size!r}: the element size must be a positive length")
+        mesh = lv_ellipsoid(h=size, **ADULT_LV)
+        centroids = mesh.points[mesh.cells].mean(axis=1)
+
+        def fibres(endo, epi):
+            return ellipsoid_helix_fibres(centroids, ADULT_LV, helix_endo=endo, helix_epi=epi)
+
+        mesh = mesh.with_fibres(fibres(60.0, -60.0))
+        rule = "analytic helix +60/-60 deg"
+        label = f"adult LV ellipsoid, h = {size:g} mm"
+    scar = None
+    if args.scar_tag and args.scar_sphere:
+        raise ParameterError("give --scar-tag or --scar-sphere, not both")
+    if args.scar_tag:
+        names = mesh.cell_names or {}
+        if args.scar_tag not in names:
+            raise ParameterError(f"--scar-tag {args.scar_tag!r}: the mesh's cell tags are {sorted(names)}")
+        scar = np.asarray(mesh.cell_values) == names[args.scar_tag]
+    elif args.scar_sphere:
+        x, y, z, r = _numbers(args.scar_sphere, 4, "--scar-sphere")
+        centroids = mesh.points[mesh.cells].mean(axis=1)
+        scar = np.linalg.norm(centroids - [x, y, z], axis=1) <= r
+        if not scar.any():
+            raise ParameterError(f"--scar-sphere {args.scar_sphere!r}: no cell centre lies in the sphere")
+    changes_fibres = any((w.helix_endo, w.helix_epi) != (60.0, -60.0) for w in whatifs)
+    log.info("what-if   %d scenario(s) on the %s (fibres: %s)", len(whatifs), label, rule)
+    results = run_whatifs(
+        mesh, whatifs, fibres=fibres if changes_fibres else None, scar=scar,
+        degree=args.degree, levels=args.levels, steps=args.steps,
+    )  # fmt: skip
+    rows = results.rows()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def write_csv(path):
+        buffer = text_io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(buffer.getvalue())
+
+    write_atomically(out / "whatif.csv", write_csv, "what-if table")
+    curves = {
+        w.name: (np.concatenate([[results.unloaded_volume], results.volumes[i]]),
+                 np.concatenate([[0.0], results.pressures[i] / MMHG_IN_KPA]))
+        for i, w in enumerate(results.whatifs)
+    }  # fmt: skip
+    pv_curves(curves, out / "whatif_pv.png", title="What-if: end-diastolic pressure-volume curves")
+    inputs = {"table": args.table, **({"mesh": args.mesh} if args.mesh else {})}
+    parameters = {
+        "geometry": label, "degree": args.degree, "levels": args.levels, "steps": args.steps,
+        "scar_cells": int(scar.sum()) if scar is not None else 0, "unknowns": results.unknowns,
+    }  # fmt: skip
+    record = {
+        "scenarios": rows,
+        "errors": {w.name: e for w, e in zip(results.whatifs, results.errors, strict=True) if e},
+        "curves": {name: {"volume_mL": v.tolist(), "pressure_mmHg": p.tolist()}
+                   for name, (v, p) in curves.items()},
+        "seconds": results.seconds,
+        "provenance": provenance(parameters, inputs),
+    }  # fmt: skip
+    write_atomically(out / "whatif.json",
+                     lambda path: path.write_text(json.dumps(record, indent=1, default=float)),
+                     "what-if summary")  # fmt: skip
+    print(f"{'name':<16} {'EDP':>6} {'EDV':>7} {'filling':>8} {'compliance':>11} {'apex':>7}")
+    print(f"{'':<16} {'mmHg':>6} {'mL':>7} {'mL':>8} {'mL/mmHg':>11} {'mm':>7}")
+    for row in rows:
+        print(f"{row['name'][:16]:<16} {row['EDP_mmHg']:6.1f} {row['EDV_mL']:7.1f} "
+              f"{row['filling_mL']:8.1f} {row['ED_compliance_mL_per_mmHg']:11.2f} "
+              f"{row['apex_shift_mm']:7.1f}")  # fmt: skip
+    print(f"{len(rows)} scenario(s), {results.unknowns} unknowns, {results.seconds:.1f} s; "
+          f"written: {out / 'whatif.csv'}, {out / 'whatif.json'}, {out / 'whatif_pv.png'}")
+    failed = [(w.name, e) for w, e in zip(results.whatifs, results.errors, strict=True) if e]
+    for name, error in failed:
+        log.error("what-if %r failed (its figures are NaN): %s", name, error)
+    return 1 if failed else 0
+
+
 def _info(args: argparse.Namespace) -> int:
     from .io import read_results
 
@@ -431,6 +540,30 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--pdf", help="also write the PDF report to this file")
     report.add_argument("--no-html", action="store_true", help="write only the PDF")
 
+    whatif = sub.add_parser(
+        "whatif",
+        help="run a table of LV inflation scenarios as one batch (pure JAX, CPU or GPU)",
+        description="Inflate a left ventricle once per row of a CSV table (columns: name, "
+        "pressure [mmHg] (or another pressure unit), and optionally stiffness, scar_stiffness "
+        "(multipliers of the passive Holzapfel-Ogden stiffness), helix_endo [deg], helix_epi "
+        "[deg]) in one batched, differentiable JAX solve. Writes whatif.csv, whatif.json and "
+        "the PV curves whatif_pv.png to --out.",
+    )
+    whatif.add_argument("table", help="the what-if table (CSV)")
+    whatif.add_argument("--out", default="whatif", help="output folder (default: whatif)")
+    whatif.add_argument("--mesh", help="an LV mesh (.h5, tags endo, epi, base; LDRB fibres if "
+                        "it has none); default: an adult LV ellipsoid")
+    whatif.add_argument("--size", default="12 mm",
+                        help="element size of the ellipsoid (default: 12 mm)")
+    whatif.add_argument("--degree", type=int, choices=(1, 2), default=2,
+                        help="displacement degree (default: 2)")
+    whatif.add_argument("--scar-tag", help="cell tag of the scar region in --mesh")
+    whatif.add_argument("--scar-sphere", metavar="X,Y,Z,R",
+                        help="the scar region: cells whose centre lies in this sphere [mm]")
+    whatif.add_argument("--levels", type=int, default=6,
+                        help="pressures recorded along each inflation (default: 6)")
+    whatif.add_argument("--steps", type=int, default=8, help="load increments (default: 8)")
+
     info = sub.add_parser("info", help="print the steps, scalars and provenance of a results file")
     info.add_argument("results", help="a .vtkhdf results file")
 
@@ -488,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
             return _mesh(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "whatif":
+            return _whatif(args)
         return _info(args)
     except OrganfemError as error:
         log.error("%s", error)
