@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(VENV)/bin/python -m pip install --upgrade -c constraints.txt pip
-	$(VENV)/bin/python -m pip install -c constraints.txt -e '.[solver,gmsh,test]'
+	$(VENV)/bin/python -m pip install -c constraints.txt -e '.[solver,gmsh,batch,test]'
 	touch $@
 
 demo: $(STAMP)
@@ -60,6 +60,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/python benchmarks/report.py --shape tube --json results/bench/report.json
 	$(VENV)/bin/python benchmarks/heart_cycle.py --json results/bench/heart_cycle.json
 	$(VENV)/bin/python benchmarks/cardiac_elastodynamics.py --json results/bench/cardiac_elastodynamics.json
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python benchmarks/batch.py --json results/bench/batch.json
 
 clean:
 	rm -rf results .pytest_cache .jax_cache build *.egg-info

@@ -107,8 +107,19 @@ def _coupled(code: str, folder: Path) -> None:
     assert values["circulation_p_AR_SYS_kPa"] > 60 * mmhg
 
 
+def _batched(code: str, folder: Path) -> None:
+    out = _run(code, folder).strip().splitlines()
+    edv = [float(x) for x in out[0].split("[")[-1].strip("]").split()]
+    baseline, stiff, scar = edv
+    # About 130 mL at 9 mmHg (the heart-cycle scenario's end-diastole); a
+    # stiffer matrix (HO's a) fills less, and so does a stiff apical scar.
+    assert 120.0 < baseline < 145.0 and stiff < baseline and scar < baseline
+    assert float(out[1].split(":")[-1]) < 0  # stiffer: smaller EDV
+    assert float(out[2].split("rms")[-1]) < 1.0  # the Klotz curve fitted within 1 mL rms
+
+
 CHECKS = {"ramp(": _quasi_static, "checkpoint=": _dynamic, "lv_mesh(": _image_to_mesh,
-          "Circulation(": _coupled}
+          "Circulation(": _coupled, "fit_volumes(": _batched}
 
 
 def _check_of(code: str):
@@ -159,7 +170,7 @@ def test_readme_command_lines_parse():
     from organfem.cli import _parser, scenarios
 
     commands = _organfem_commands()
-    assert {c[0] for c in commands} >= {"run", "mesh", "render", "info", "deidentify"}
+    assert {c[0] for c in commands} >= {"run", "mesh", "render", "info", "deidentify", "whatif"}
     for words in commands:
         line = "organfem " + shlex.join(words)
         try:
