@@ -168,15 +168,19 @@ def clear_factor_cache() -> None:
 def memory_estimate(problem, levels: int) -> dict:
     """Bytes per scenario of one lane of the compiled Newton iteration (an estimate).
 
-    Counted: the cell matrices and their gathered copy (m (3n)^2 x 2), the
-    Voigt tangent D, B and D B at the quadrature points, the matrix values
+    Counted: the cell matrices and their gathered copy (2 (3n)^2 per cell), the
+    Voigt tangent D, B and D B at the quadrature points (cells are assembled
+    in blocks of at most ``organfem.batch.problem.CELL_BLOCK``), the matrix values
     (nnz, assembled and the copy passed to the solver), the residual and
     displacement, and the stored result (K levels x unknowns).  Not counted:
     the sparse LU factor (sparsax does not expose its size) and XLA's
     temporaries beyond these.
     """
+    from organfem.batch.problem import CELL_BLOCK
+
     space = problem.space
     m, q, n, _ = space.gradients.shape
+    m = min(m, CELL_BLOCK)
     d = 3 * n
     cell = 2 * m * d * d
     points = m * q * (36 + 2 * 6 * d + 9)
@@ -238,7 +242,6 @@ def timed_solve(solver, pairs, *, volumes=True) -> dict:
         "volumes_mm3": None if v is None else v.tolist(),
         "pairs": pairs,
         "route_used": solver.route,
-        "cholmod_fallbacks": getattr(solver, "fallbacks", None),
     }
 
 

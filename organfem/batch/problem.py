@@ -249,9 +249,10 @@ class Problem:
         self._cavity = space.facets(cavity.tag) if cavity is not None else None
         self._spring_sets = tuple(space.facets(s.tag) for s in self.springs)
         self._facet_slots = {}
-        for name, facets in (("pressure", self._pressure), *((f"spring{i}", f) for i, f in enumerate(self._spring_sets))):
-            if facets is not None:
-                self._facet_slots[name] = self._slots(facets.nodes)
+        if self._pressure is not None:
+            self._facet_slots["pressure"] = self._slots(self._pressure.nodes)
+        for i, facets in enumerate(self._spring_sets):
+            self._facet_slots[f"spring{i}"] = self._slots(facets.nodes)
         self._spring_matrix = self._springs()
 
     # ----------------------------------------------------------------- set-up
@@ -280,9 +281,8 @@ class Problem:
         """The springs' constant matrix, values (nnz,) on the pattern (NumPy)."""
         values = np.zeros(self.nnz)
         X = self.space.nodes
-        for spring, facets, (keep, slot) in zip(
-            self.springs, self._spring_sets, (self._facet_slots[f"spring{i}"] for i in range(len(self.springs))), strict=True
-        ):
+        for i, (spring, facets) in enumerate(zip(self.springs, self._spring_sets, strict=True)):
+            keep, slot = self._facet_slots[f"spring{i}"]
             xf = X[facets.nodes]  # (f, k, 3)
             t = np.einsum("qka,fki->fqai", facets.dN, xf)
             nda = np.cross(t[:, :, 0], t[:, :, 1])  # (f, q, 3)

@@ -331,7 +331,8 @@ class Solver:
 
         @jax.custom_vjp
         def equilibrium(scenario):
-            return jnp.asarray(solver.solve(jax.tree.map(np.asarray, scenario), levels=levels, steps=steps).u[0])
+            result = solver.solve(jax.tree.map(np.asarray, scenario), levels=levels, steps=steps)
+            return jnp.asarray(result.u[0])
 
         def forward(scenario):
             u = equilibrium(scenario)
