@@ -144,7 +144,6 @@ class Solver:
             self.data = problem.data()
         self._assemble = jax.jit(jax.vmap(problem.residual_and_tangent, in_axes=(None, 0, 0, 0)))
         self._use(self.route)
-        self._residual = jax.jit(problem.residual)
         self._volume = jax.jit(jax.vmap(problem.volume, in_axes=(None, 0)))
         self._timing = [0.0, 0.0]
 
