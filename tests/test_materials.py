@@ -29,6 +29,7 @@ from organfem.materials import (
     ActiveStress,
     ActiveTensionODE,
     Guccione,
+    HolzapfelGasserOgden,
     HolzapfelOgden,
     InternalVariables,
     NeoHookean,
@@ -253,6 +254,29 @@ def test_holzapfel_ogden_closed_forms():
     close(S[:, 5], HO.a_fs * g * np.exp(HO.b_fs * g**2))
 
 
+def test_holzapfel_gasser_ogden_closed_forms():
+    law = HolzapfelGasserOgden.gasser_2006()
+    lam = STRETCHES
+    c2, s2, kappa = np.cos(np.deg2rad(law.angle)) ** 2, np.sin(np.deg2rad(law.angle)) ** 2, law.dispersion
+    # Uniaxial along f0 (circumferential): C = diag(lam^2, 1, 1), J = lam.  The
+    # matrix gives S = mu (I - C^-1).  Both families have I4 = c^2 lam^2 + s^2,
+    # so E_i = d = (lam^2 - 1)(kappa + (1 - 3 kappa) c^2); each adds
+    # 2 k1 d e^{k2 d^2} (kappa I + (1 - 3 kappa) a_i (x) a_i) for d > 0, and
+    # a_+ (x) a_+ + a_- (x) a_- = 2 (c^2 f0 (x) f0 + s^2 s0 (x) s0).
+    d = np.maximum((lam**2 - 1) * (kappa + (1 - 3 * kappa) * c2), 0)
+    g = 4 * law.k1 * d * np.exp(law.k2 * d**2)
+    S, _ = at(law, uniaxial(lam))
+    close(S[:, 0], law.mu * (1 - 1 / lam**2) + g * (kappa + (1 - 3 * kappa) * c2))
+    close(S[:, 1], g * (kappa + (1 - 3 * kappa) * s2))
+    close(S[:, 2], g * kappa)
+    close(S[:, 3:] / np.abs(S).max(), 0.0)  # collagen at 1.2 stretch: S ~ 1e8 kPa
+    # Stress-free reference state (needed with a volumetric penalty).
+    S, _ = at(law, np.zeros((1, 6)))
+    close(S, 0.0)
+    with pytest.raises(ParameterError, match="dispersion=0.4 must lie in"):
+        HolzapfelGasserOgden(mu=1.0, k1=1.0, k2=1.0, dispersion=0.4)
+
+
 @pytest.mark.parametrize(
     ("kind", "dU"),
     [
@@ -394,6 +418,7 @@ VALID = {
     NeoHookean: {"mu": 1.0, "lmbda": 1.0},
     Guccione: {"C": 1.0, "bf": 1.0, "bt": 1.0, "bfs": 1.0},
     HolzapfelOgden: dict.fromkeys(("a", "b", "a_f", "b_f", "a_s", "b_s", "a_fs", "b_fs"), 1.0),
+    HolzapfelGasserOgden: {"mu": 1.0, "k1": 1.0, "k2": 1.0, "dispersion": 0.1, "angle": 30.0},
     ActiveStress: {"Ta": 1.0},
     VolumetricPenalty: {"kappa": 1.0},
 }

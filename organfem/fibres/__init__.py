@@ -14,6 +14,7 @@ from .analytic import (
     ellipsoid_coordinates,
     ellipsoid_helix_fibres,
     land2015_fibres,
+    vessel_fibres,
 )
 from .angles import LongAxis, helix_angle, lv_long_axis, wall_normals
 from .ldrb import LaplaceCoordinates, helix_angles, ldrb_coordinates, ldrb_fibres
@@ -23,6 +24,7 @@ __all__ = [
     "land2015_fibres",
     "ellipsoid_helix_fibres",
     "arostica_fibres",
+    "vessel_fibres",
     "constant_fibres",
     "ellipsoid_coordinates",
     "ldrb_fibres",

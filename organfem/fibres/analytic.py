@@ -17,6 +17,7 @@ __all__ = [
     "constant_fibres",
     "ellipsoid_coordinates",
     "arostica_fibres",
+    "vessel_fibres",
 ]
 
 _NEWTON_TOL = 1e-12
@@ -310,3 +311,39 @@ def ellipsoid_helix_fibres(
         alpha_epi=-helix_epi,
         t_tol=t_tol,
     )
+
+
+def vessel_fibres(x: np.ndarray, *, centre, axis) -> np.ndarray:
+    """Cylindrical bases about a vessel's axis: circumferential, axial, radial.
+
+    The rows at each point are ``f0 = e_theta`` (circumferential), ``s0 =
+    e_z`` (along ``axis``) and ``n0 = e_r`` (radially outward), right-handed
+    (``e_theta x e_z = e_r``).  With them, the two collagen families of
+    :class:`~organfem.materials.HolzapfelGasserOgden` lie at +/- its angle
+    from the circumference in the (f0, s0) plane, as in the arterial wall
+    (Holzapfel, Gasser & Ogden 2000, J. Elasticity 61:1, sec. 4).
+
+    Args:
+        x: points [mm], shape (n, 3); none on the axis.
+        centre: a point of the axis [mm].
+        axis: the axis direction (normalised here).
+
+    Raises:
+        ParameterError: for a zero axis or a point on the axis.
+    """
+    x = _points(x)
+    c = np.asarray(centre, dtype=float).reshape(3)
+    a = np.asarray(axis, dtype=float).reshape(3)
+    if not np.linalg.norm(a) > 0:
+        raise ParameterError(f"vessel_fibres: axis {a.tolist()} must be non-zero")
+    a = a / np.linalg.norm(a)
+    y = x - c
+    radial = y - np.outer(y @ a, a)
+    r = np.linalg.norm(radial, axis=1)
+    if not (r > 1e-9 * max(1.0, float(np.abs(y).max()))).all():
+        i = int(np.argmin(r))
+        raise ParameterError(f"vessel_fibres: point {x[i].tolist()} mm lies on the axis")
+    e_r = radial / r[:, None]
+    e_z = np.broadcast_to(a, e_r.shape)
+    e_theta = np.cross(e_z, e_r)
+    return np.stack([e_theta, e_z, e_r], axis=1)

@@ -34,6 +34,7 @@ from .kernel import (
 from .laws import (
     ActiveStress,
     Guccione,
+    HolzapfelGasserOgden,
     HolzapfelOgden,
     Law,
     LengthDependentActiveStress,
@@ -51,6 +52,7 @@ __all__ = [
     "NeoHookean",
     "Guccione",
     "HolzapfelOgden",
+    "HolzapfelGasserOgden",
     "ModifiedHolzapfelOgden",
     "ActiveStress",
     "LengthDependentActiveStress",

@@ -46,6 +46,7 @@ __all__ = [
     "Guccione",
     "HolzapfelOgden",
     "ModifiedHolzapfelOgden",
+    "HolzapfelGasserOgden",
     "ActiveStress",
     "LengthDependentActiveStress",
     "VolumetricPenalty",
@@ -312,6 +313,72 @@ class HolzapfelOgden(Law):
             + fibre(self.a_s, self.b_s, I4s)
             + self.a_fs / (2 * self.b_fs) * (jnp.exp(self.b_fs * I8fs**2) - 1)
         )
+
+
+@_law
+class HolzapfelGasserOgden(Law):
+    """Arterial wall with two dispersed collagen families (Gasser, Ogden &
+    Holzapfel 2006, J. R. Soc. Interface 3:15, eqs. 2.6 and 2.8).
+
+    ``psi = mu/2 (I1 - 3 - 2 ln J) + sum_{i=1,2} k1/(2 k2) (exp(k2 <E_i>^2) - 1)``,
+    ``E_i = kappa (I1 - 3) + (1 - 3 kappa) (I4_i - 1)``,
+
+    with the families ``a_1,2 = cos(angle) f0 +/- sin(angle) s0`` in the
+    (f0, s0) plane, so ``I4_1,2 = c^2 I4f + s^2 I4s +/- 2 c s I8fs``; with
+    :func:`organfem.fibres.vessel_fibres`, f0 is circumferential and s0
+    axial, and ``angle`` is measured from the circumference as in the paper.
+    Collagen bears no compression (``<E_i> = max(E_i, 0)``).  Two deliberate
+    departures from the paper, both for the displacement formulation with a
+    :class:`VolumetricPenalty`: the ground matrix is the compressible
+    neo-Hookean of :class:`NeoHookean` (``lmbda = 0``), stress-free in the
+    reference state, and the fibre terms use the full invariants.  Under
+    incompressible deformations both reduce to the paper's law.
+
+    Args:
+        mu: ground-matrix shear modulus [kPa], > 0.
+        k1: collagen stiffness [kPa], >= 0 (0: the neo-Hookean matrix alone).
+        k2: collagen exponent, > 0.
+        dispersion: ``kappa`` in [0, 1/3] (0: aligned fibres, 1/3: isotropic).
+        angle: angle of the families from f0 [deg].
+    """
+
+    mu: float
+    k1: float
+    k2: float
+    dispersion: float = 0.0
+    angle: float = 0.0
+    invariants = ("I1", "I3", "I4f", "I4s", "I8fs")
+    _positive = ("mu", "k2")
+    _non_negative = ("k1", "dispersion")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        kappa = self.dispersion
+        if isinstance(kappa, float | int) and not kappa <= 1 / 3:
+            raise ParameterError(
+                f"HolzapfelGasserOgden: dispersion={kappa!r} must lie in [0, 1/3]"
+            )
+
+    @classmethod
+    def gasser_2006(cls) -> HolzapfelGasserOgden:
+        """Gasser, Ogden & Holzapfel (2006), Table 1: adventitia of a human
+        iliac artery (mu = 7.64 kPa, k1 = 996.6 kPa, k2 = 524.6, kappa =
+        0.226, gamma = 49.98 deg), the paper's fit to Holzapfel et al. (2005)."""
+        return cls(mu=7.64, k1=996.6, k2=524.6, dispersion=0.226, angle=49.98)
+
+    def strain_energy(
+        self, I1: jax.Array, I3: jax.Array, I4f: jax.Array, I4s: jax.Array, I8fs: jax.Array
+    ) -> jax.Array:
+        lnJ = 0.5 * jnp.log(I3)
+        angle = jnp.deg2rad(self.angle)
+        c, s = jnp.cos(angle), jnp.sin(angle)
+        matrix = 0.5 * self.mu * (I1 - 3 - 2 * lnJ)
+        energy = matrix
+        for sign in (1.0, -1.0):
+            I4 = c * c * I4f + s * s * I4s + sign * 2 * c * s * I8fs
+            E = jnp.maximum(self.dispersion * (I1 - 3) + (1 - 3 * self.dispersion) * (I4 - 1), 0.0)
+            energy = energy + self.k1 / (2 * self.k2) * (jnp.exp(self.k2 * E**2) - 1)
+        return energy
 
 
 @_law
