@@ -9,6 +9,11 @@
    in P1, so the contact pressure equals the closed-form stress at the
    penalised stretch to the Newton tolerance.
 4. The same cylinder written as a SignedDistance gives the Cylinder's answer.
+5. A valve frame (organfem.mechanics.Frame): rigid and longer than the tube,
+   it is the growing cylinder (same answer, so the closed form and the mesh
+   and penalty convergence above hold for it); self-expanding, its outward
+   pressure capped by a radial-force law, it stops where the tube's
+   resistance meets the law (a semi-analytic root of the closed form).
 
 Solver note (measured): the default line search "cp" looks for a zero of
 F(x + a d) . d, which assumes a symmetric positive-definite Jacobian; on the
@@ -33,6 +38,7 @@ from organfem.mechanics import (
     Cylinder,
     Domain,
     Fixed,
+    Frame,
     HyperelasticProblem,
     Material,
     Model,
@@ -234,6 +240,60 @@ def test_signed_distance_equals_cylinder():
         assert getattr(s["report"], name) == pytest.approx(getattr(ref["report"], name), rel=1e-10)
     np.testing.assert_allclose(s["report"].force, ref["report"].force, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(s["u"], ref["u"], rtol=0, atol=1e-10 * np.abs(ref["u"]).max())
+
+
+def _frame(radial_pressure=None) -> Frame:
+    # Nominal diameter 2 RC, crimped 2 Ri, expansion 0 -> 1: the radius
+    # Ri + (RC - Ri) t of the Cylinder above; from z = -5 to 7 mm, so its
+    # ends lie far beyond the tube's 0 <= z <= 2.
+    return Frame(heights=[0.0, 12.0], diameters=[2 * RC, 2 * RC], crimped_diameter=2 * RI,
+                 expansion=Table([0, 1], [0, 1]), origin=(0.0, 0.0, -5.0), radial_pressure=radial_pressure)
+
+
+def test_rigid_frame_is_the_growing_cylinder():
+    # Beside the frame its gap is rho - R(t) exactly, as the Cylinder's.
+    s, ref = _tube(3.0, _frame()), _cylinder_tube(3.0)
+    for name in ("max_pressure", "max_penetration", "area"):
+        assert getattr(s["report"], name) == pytest.approx(getattr(ref["report"], name), rel=1e-10)
+    np.testing.assert_allclose(s["u"], ref["u"], rtol=0, atol=1e-10 * np.abs(ref["u"]).max())
+
+
+def test_self_expanding_frame_stops_where_tube_meets_its_radial_force():
+    # Outward pressure capped by p_r(c) = k c, c = D_nom - 2 rho the frame's
+    # compression (k = 0.5 kPa/mm; a chronic outward force falling linearly
+    # to 0 at the nominal diameter 2 RC).  The frame opens until the tube's
+    # resistance p_c(r) (closed form above) equals the law: p_c(r) = k (2 RC
+    # - 2 r), a root in (Ri, RC); the contact pressure there is the cap, so
+    # the penalty plays no part.  Measured (h = 1.5 mm): mean pressure
+    # within 1.1e-5 of the root's 0.61570 kPa, nodal maximum within 2e-4.
+    k = 0.5
+    r = brentq(lambda r: tube_contact_pressure(r) - k * (2 * RC - 2 * r), RI + 1e-9, RC)
+    expected = k * (2 * RC - 2 * r)
+    s = _tube(1.5, _frame(([0.0, 10.0], [0.0, 10.0 * k])))
+    assert _mean_pressure(s) == pytest.approx(expected, rel=1e-4)
+    assert s["report"].max_pressure == pytest.approx(expected, rel=2e-3)
+    # Rigid contact would have pushed the tube to RC, at p_c = 0.94 kPa.
+    assert expected < 0.7 * PC
+    # The outer radius follows the inner one: sqrt(R^2 + r^2 - Ri^2).
+    np.testing.assert_allclose(s["outer_r"], math.sqrt(s["R"] ** 2 + r**2 - RI**2), rtol=2e-5)
+
+
+def test_frame_gap_and_capped_pressure_by_hand():
+    # Frame.evaluate (numpy, for the TAVI metrics) writes the same gap and
+    # pressure as the contact term, through the same code path (_local).
+    x = np.array([[RI + 1.0, 0.0, 1.0], [0.0, RC - 0.2, 1.0], [RC + 1.0, 0.0, 1.0]])
+    local = _frame(([0.0, 10.0], [0.0, 5.0])).evaluate(x, 1.0, penalty=100.0)
+    # rho = 11, 11.3, 12.5 against R = 11.5: gaps -0.5, -0.2, +1; rigid
+    # pressures 50, 20, 0 kPa, capped at 0.5 (23 - 2 rho): 0.5, 0.2, 0.
+    np.testing.assert_allclose(local["gap"], [-0.5, -0.2, 1.0], atol=1e-12)
+    np.testing.assert_allclose(local["pressure"], [0.5, 0.2, 0.0], atol=1e-12)
+    np.testing.assert_allclose(local["axial"], [6.0, 6.0, 6.0], atol=1e-12)
+    # Beyond the inflow end (axial -0.5 and -1.5 mm) the push fades over
+    # edge = 1 mm: half of the capped 0.5 kPa, then nothing.
+    end = _frame(([0.0, 10.0], [0.0, 5.0])).evaluate(
+        np.array([[RI + 1.0, 0.0, -5.5], [RI + 1.0, 0.0, -6.5]]), 1.0, penalty=100.0)
+    np.testing.assert_allclose(end["pressure"], [0.25, 0.0], atol=1e-12)
+    np.testing.assert_allclose(end["gap"], [-0.5, -0.5], atol=1e-12)
 
 
 def test_rigid_plane_compresses_block_uniaxially():

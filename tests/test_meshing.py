@@ -584,3 +584,20 @@ def test_curved_save_load_and_meshio_round_trips(tmp_path):
     np.testing.assert_array_equal(MeshData.load(path).fibres, mesh.fibres)
     retagged = mesh.with_tags(cell_names={"tissue": 1})
     np.testing.assert_array_equal(retagged.edge_nodes, mesh.edge_nodes)
+
+
+def test_meshdata_pickles_for_mpi_broadcast():
+    # mpi4py's bcast pickles: the read-only tag-name mappings go as dicts and
+    # the copy is validated and equal, curved nodes and fibres included.
+    import pickle
+
+    from organfem.meshing import aortic_root
+
+    mesh = aortic_root(h=6.0)
+    copy = pickle.loads(pickle.dumps(mesh))
+    assert dict(copy.facet_names) == dict(mesh.facet_names)
+    assert dict(copy.cell_names) == dict(mesh.cell_names)
+    for name in ("points", "cells", "facets", "facet_values", "cell_values", "fibres", "edge_nodes"):
+        np.testing.assert_array_equal(getattr(copy, name), getattr(mesh, name))
+    with pytest.raises(TypeError):
+        copy.facet_names["lumen"] = 9  # still read-only

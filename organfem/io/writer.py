@@ -327,6 +327,35 @@ class ResultsWriter:
         self._last_time = t
         self._times.append(t)
 
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """Store a JSON summary of the run (clinical metrics, say) as the
+        ``summary`` attribute of ``/organfem``, replacing an earlier one.
+        Collective; the value is taken from rank 0.
+
+        Raises:
+            ParameterError: if ``summary`` cannot be stored as JSON.
+        """
+        if self._closed:
+            raise ParameterError(f"results file {self._path.name} is already closed")
+        text = None
+        if self._comm.rank == 0:
+            try:
+                text = json.dumps(summary, sort_keys=True, allow_nan=False)
+            except (TypeError, ValueError) as err:
+                text = err
+        text = self._comm.bcast(text, root=0)
+        if not isinstance(text, str):
+            raise ParameterError(f"summary: cannot be stored as JSON: {text}")
+
+        def store() -> None:
+            assert self._file is not None
+            self._file["organfem"].attrs["summary"] = text
+            self._file.flush()
+            self._check("while writing the summary to")
+
+        on_root(self._comm, store, f"writing the summary to {self._partial.name}")
+        self._unchanged_reopened = False
+
     def discard_after(self, t: float) -> None:
         """Drop the steps later than ``t``.  Collective.
 

@@ -23,7 +23,7 @@ Quasi-static paths are pseudo-time paths of the same machinery::
 """
 
 from .circulation import Chamber, Circulation
-from .contact import Contact, ContactReport, Cylinder, Plane, SignedDistance
+from .contact import Contact, ContactReport, Cylinder, Frame, Plane, SignedDistance
 from .domain import CellFibres, Domain
 from .dynamics import Inertia, RayleighDamping, ViscousDamping
 from .integrators import BDF2, BackwardEuler, GeneralisedAlpha, Integrator, Newmark, QuasiStatic
@@ -70,6 +70,7 @@ __all__ = [
     "ContactReport",
     "Plane",
     "Cylinder",
+    "Frame",
     "SignedDistance",
     "Integrator",
     "QuasiStatic",

@@ -7,7 +7,7 @@ collectively, from a :class:`organfem.meshing.MeshData` held on one rank.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -67,6 +67,13 @@ def _distribute_fibres(
         replies = [np.ascontiguousarray(fibres[r]) for r in requests]
     bases = comm.scatter(replies, root=root)
     return CellFibres(bases.reshape(num_local, 3, 3))
+
+
+def _names(names: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(names)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ParameterError(f"facet tags {names!r}: expected a tag name or a non-empty sequence of names")
+    return names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,18 +185,25 @@ class Domain:
         """Marker value of the facet tag ``name``; MissingTagError if absent."""
         return tag_value(self.facet_names, name, "facet")
 
-    def facets(self, name: str) -> np.ndarray:
-        """Local indices of the facets tagged ``name``."""
-        return self.facet_tags.find(self.facet_marker(name))
+    def facets(self, name: str | Sequence[str]) -> np.ndarray:
+        """Local indices of the facets tagged ``name`` (or any of several names), sorted."""
+        if isinstance(name, str):
+            return self.facet_tags.find(self.facet_marker(name))
+        return np.unique(np.concatenate([self.facets(n) for n in _names(name)]))
 
-    def ds(self, name: str | None = None, *, degree: int | None = None) -> ufl.Measure:
-        """Exterior-facet measure, restricted to the tag ``name`` if given."""
+    def ds(self, name: str | Sequence[str] | None = None, *, degree: int | None = None) -> ufl.Measure:
+        """Exterior-facet measure, restricted to the tag ``name`` (or the union
+        of several tags) if given."""
         metadata = {} if degree is None else {"quadrature_degree": degree}
         ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=self.facet_tags, metadata=metadata)
-        return ds if name is None else ds(self.facet_marker(name))
+        if name is None:
+            return ds
+        if isinstance(name, str):
+            return ds(self.facet_marker(name))
+        return ds(tuple(self.facet_marker(n) for n in _names(name)))
 
-    def measure(self, name: str) -> float:
-        """Reference area of the facets tagged ``name`` [mm^2]. Collective."""
+    def measure(self, name: str | Sequence[str]) -> float:
+        """Reference area of the facets tagged ``name`` (or several names) [mm^2]. Collective."""
         form = dolfinx.fem.form(1.0 * self.ds(name))
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)
 

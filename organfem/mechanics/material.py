@@ -301,6 +301,16 @@ class QuadratureMaterial:
         expr = self.qs.expression(ufl.dot(f, sigma * f) / ufl.dot(f, f))
         return self.qs.cell_average(self.qs.evaluate(expr))
 
+    def von_mises_stress(self, u) -> np.ndarray:
+        """Von Mises equivalent of the Cauchy stress per owned cell [kPa]:
+        ``sqrt(3/2 s:s)``, ``s`` the deviator of ``sigma = F S F^T / J``,
+        averaged over each cell's quadrature points."""
+        F = deformation_gradient(u)
+        sigma = F * voigt_to_tensor(self.S) * F.T / ufl.det(F)
+        dev = ufl.dev(sigma)
+        expr = self.qs.expression(ufl.sqrt(1.5 * ufl.inner(dev, dev)))
+        return self.qs.cell_average(self.qs.evaluate(expr))
+
 
 class UFLMaterial:
     """A strain energy written in UFL: the baseline of the JAX path.

@@ -822,6 +822,12 @@ class HyperelasticProblem:
         u = ufl.split(self.w)[0] if self.formulation == "mixed" else self.w
         return self._cell_function("fibre_stress", material.fibre_cauchy_stress(u))
 
+    def von_mises_stress(self) -> dolfinx.fem.Function:
+        """Cell-averaged von Mises equivalent of the Cauchy stress [kPa] (DG0)."""
+        material = self._jax_material("von Mises stress")
+        u = ufl.split(self.w)[0] if self.formulation == "mixed" else self.w
+        return self._cell_function("von_mises_stress", material.von_mises_stress(u))
+
     def fibre_stretch(self) -> dolfinx.fem.Function:
         """Cell-averaged fibre stretch ``|F f0|`` (DG0, dimensionless; the
         Green-Lagrange fibre strain is ``(stretch^2 - 1) / 2``)."""

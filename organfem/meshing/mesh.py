@@ -457,6 +457,13 @@ class MeshData:
                 self, field, _frozen(value) if isinstance(value, np.ndarray) else value
             )
 
+    def __reduce__(self):
+        # Pickled (mpi4py's bcast) with plain dicts: the read-only name
+        # mappings themselves cannot be pickled; validation runs again.
+        fields = [getattr(self, f.name) for f in dataclasses.fields(self)]
+        fields = [dict(v) if isinstance(v, Mapping) else v for v in fields]
+        return (type(self), tuple(fields))
+
     @property
     def num_points(self) -> int:
         """Number of points (vertices and, for curved cells, edge nodes)."""
