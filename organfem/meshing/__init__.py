@@ -9,6 +9,22 @@ label maps (:mod:`organfem.meshing.from_image`), and :func:`mesh_quality`
 reports on any tetrahedral mesh (for curved cells: on their corners).
 """
 
+from .aortic_root import (
+    LUMEN_TAGS,
+    ROOT_CELL_TAGS,
+    ROOT_FACET_TAGS,
+    AorticRootGeometry,
+    CalciumNodule,
+    RootLandmarks,
+    aortic_root,
+    root_landmarks,
+)
+from .root_from_image import (
+    CALCIUM_THRESHOLD_HU,
+    RootImageMesh,
+    annulus_plane,
+    aortic_root_mesh,
+)
 from .from_image import (
     ImageMesh,
     WallRepair,
@@ -71,4 +87,16 @@ __all__ = [
     "MESHERS",
     "available_mesher",
     "tetrahedralize",
+    "AorticRootGeometry",
+    "CalciumNodule",
+    "aortic_root",
+    "aortic_root_mesh",
+    "annulus_plane",
+    "RootImageMesh",
+    "CALCIUM_THRESHOLD_HU",
+    "RootLandmarks",
+    "root_landmarks",
+    "ROOT_FACET_TAGS",
+    "ROOT_CELL_TAGS",
+    "LUMEN_TAGS",
 ]
