@@ -194,10 +194,33 @@ def _mesh(args: argparse.Namespace) -> int:
                        min_wall=min_wall or None, **common)
     elif args.anatomy == "vessel":
         made = vessel_mesh(image, labels, vessel=args.vessel, caps=caps, inlet=inlet, **common)
+    elif args.anatomy == "aortic-root":
+        from .meshing import aortic_root_mesh
+
+        ct = None
+        if args.ct:
+            ct_source = input_label(args.ct, "CT") if Path(args.ct).exists() else "CT"
+            try:
+                ct = read_image(args.ct)
+            except OrganfemError as err:
+                raise without_path(err, args.ct, ct_source) from None
+        points = {
+            key: _numbers(getattr(args, key), 3, f"--{key.replace('_', '-')}") if getattr(args, key) else None
+            for key in ("septum", "left_ostium", "right_ostium")
+        }
+        common.pop("thresholds")
+        root = aortic_root_mesh(
+            image, labels, ct=ct, annulus=None if args.annulus is None else _plane(args.annulus, "--annulus"),
+            wall_thickness=units.length(args.wall), calcium_threshold=args.calcium_hu, **points,
+            thresholds=QualityThresholds(min_dihedral_deg=args.min_dihedral,
+                                         max_volume_error=args.max_volume_error), **common,
+        )
+        print(root.summary())
+        made = root.made
     else:
         names = args.names.split(",") if args.names else list(labels)
         made = labels_mesh(image, labels, names=names, cuts=caps, **common)
-    mesh = made.mesh
+    mesh = root.mesh if args.anatomy == "aortic-root" else made.mesh
     if args.anatomy == "lv" and not args.no_fibres:
         from .fibres import ldrb_fibres
 
@@ -422,6 +445,72 @@ def _deidentify(args: argparse.Namespace) -> int:
     return 1 if report.files_failed else 0
 
 
+def _tavi(args: argparse.Namespace) -> int:
+    from . import units
+    from ._dolfinx import MPI
+    from .devices import RadialForce, devices
+    from .errors import ParameterError
+    from .io import input_label
+    from .mechanics import on_rank0
+    from .meshing import MeshData, aortic_root, root_landmarks
+    from .tavi import scenarios, sweep, write_plan
+
+    comm = MPI.COMM_WORLD
+    chosen = devices(args.devices)
+    if args.radial_force:
+        force = RadialForce.read_csv(args.radial_force)
+        chosen = tuple(d.with_radial_force(force) if d.radial_force is not None else d for d in chosen)
+    depths = units.lengths(args.depths)
+    cases = scenarios(chosen, depths, tilt=args.tilt, tilt_towards=args.tilt_towards)
+    size = units.length(args.size)
+    if not size > 0:
+        raise ParameterError(f"--size {args.size!r}: the element size must be a positive length")
+    out = Path(args.out)
+
+    def load():
+        out.mkdir(parents=True, exist_ok=True)
+        if args.root:
+            label = input_label(args.root, "root mesh") if Path(args.root).exists() else "root mesh"
+            try:
+                mesh = MeshData.load(args.root)
+            except OSError as err:
+                raise ParameterError(f"{label}: cannot read it ({err.strerror})") from None
+        else:
+            mesh = aortic_root(h=size)
+        return mesh, root_landmarks(mesh)
+
+    loaded = on_rank0(comm, load)
+    mesh, landmarks = loaded if loaded is not None else (None, None)
+    inputs = {"root": args.root} if args.root else {}
+    if args.radial_force:
+        inputs["radial_force"] = args.radial_force
+    outcomes = sweep(mesh, cases, comm=comm, groups=args.groups, out=None if args.no_results else out,
+                     steps=args.steps, inputs=inputs)
+    if comm.rank != 0:
+        return 0
+    parameters = {"devices": [d.name for d in chosen], "depths_mm": depths, "tilt_deg": args.tilt,
+                  "tilt_towards_deg": args.tilt_towards, "steps": args.steps,
+                  "root": "user mesh" if args.root else f"parametric adult root, h = {size:g} mm"}
+    results = None if args.no_results else {c.name: out / f"{c.name}.vtkhdf" for c in cases}
+    written = write_plan(outcomes, out, landmarks=landmarks, parameters=parameters, inputs=inputs,
+                         results=results)
+    print(f"{'rank':>4}  {'device':<7} {'depth':>6}  {'CPI':>5}  {'ecc.':>6}  {'leak':>9}  {'leak/beat':>16}")
+    for o in outcomes:
+        r = o.row()
+        if r["status"] != "ok":
+            print(f"{'-':>4}  {r['device']:<7} {r['depth_mm']:>4g} mm  failed: {r['reasons']}")
+            continue
+        ecc = "n/a" if r["eccentricity"] is None else f"{r['eccentricity']:.3f}"
+        print(f"{r['rank']:>4}  {r['device']:<7} {r['depth_mm']:>4g} mm  {r['cpi_percent']:>4.0f}%  {ecc:>6}  "
+              f"{r['leak_area_mm2']:>5.1f} mm2  {r['leak_ml_per_beat']:>5.1f} mL ({r['leak_grade']})")
+    for o in outcomes:
+        if o.rank is not None:
+            print(f"#{o.rank} {o.scenario.name}: {o.reasons}")
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 1 if any(o.deployment is None for o in outcomes) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="organfem",
@@ -487,7 +576,7 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"preset ({', '.join(LABEL_PRESETS)}) and/or name=value pairs, "
                       "e.g. 'lv_myocardium=1,lv_blood_pool=2'")
     mesh.add_argument("--out", required=True, help="mesh file to write (.h5)")
-    mesh.add_argument("--anatomy", default="lv", choices=("lv", "vessel", "labels"))
+    mesh.add_argument("--anatomy", default="lv", choices=("lv", "vessel", "labels", "aortic-root"))
     mesh.add_argument("--size", default="3 mm", help="target edge length, e.g. '2.5 mm'")
     mesh.add_argument("--max-cells", type=int, default=MAX_CELLS,
                       help="refuse a size that would make more tetrahedra than this")
@@ -510,6 +599,18 @@ def _parser() -> argparse.ArgumentParser:
     mesh.add_argument("--inlet", metavar="POINT",
                       help="vessel: 'x,y,z' in mm; the cap nearest it is the inlet "
                       "(default: the largest cap)")
+    mesh.add_argument("--ct", help="aortic-root: the CT (same grid as the labels) for calcium")
+    mesh.add_argument("--calcium-hu", type=float, default=850.0,
+                      help="aortic-root: calcium threshold [HU] (Jilaihawi et al. 2014)")
+    mesh.add_argument("--wall", default="2 mm", help="aortic-root: wall thickness")
+    mesh.add_argument("--annulus", metavar="PLANE",
+                      help="aortic-root: the annulus plane 'x,y,z;nx,ny,nz' (normal towards the "
+                      "aorta); default: found from the aorta / LV blood-pool contact")
+    mesh.add_argument("--septum", metavar="POINT",
+                      help="aortic-root: a point towards the membranous septum 'x,y,z' "
+                      "(default: towards the RV blood pool)")
+    mesh.add_argument("--left-ostium", metavar="POINT", help="aortic-root: left coronary ostium 'x,y,z'")
+    mesh.add_argument("--right-ostium", metavar="POINT", help="aortic-root: right coronary ostium 'x,y,z'")
     mesh.add_argument("--names", help="labels: comma-separated label names to mesh "
                       "(default: all of --labels)")
     mesh.add_argument("--no-fibres", action="store_true", help="lv: skip the fibres")
@@ -565,6 +666,36 @@ def _parser() -> argparse.ArgumentParser:
     whatif.add_argument("--levels", type=int, default=6,
                         help="pressures recorded along each inflation (default: 6)")
     whatif.add_argument("--steps", type=int, default=8, help="load increments (default: 8)")
+
+    tavi = sub.add_parser(
+        "tavi",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="deploy transcatheter valves in an aortic root: every device at every depth, ranked",
+        description="Deploy each device of --devices at each implant depth of --depths in the "
+        "aortic root (a mesh from `organfem mesh --anatomy aortic-root`, or the parametric adult "
+        "root), by contact mechanics, and compare: contact pressure index on the septal band "
+        "(conduction risk), frame shape, paravalvular leak channels and an orifice estimate of "
+        "the leak, wall stress, coronary clearance. Writes tavi_table.csv, tavi_summary.json, "
+        "tavi_contact.png, tavi_tradeoffs.png and one results file per scenario to --out. Under "
+        "`mpirun -n N` scenarios run N at a time on split communicators. Devices: S3-20, S3-23, "
+        "S3-26, S3-29 (balloon-expandable), EV-23, EV-26, EV-29, EV-34 (self-expanding).",
+    )
+    tavi.add_argument("root", nargs="?", help="root mesh (.h5) with the aortic-root tags; "
+                      "default: the parametric adult root")
+    tavi.add_argument("--devices", default="S3-23,S3-26,S3-29", help="comma-separated device names")
+    tavi.add_argument("--depths", default="2,4,6 mm", help="implant depths below the annulus")
+    tavi.add_argument("--out", default="tavi", help="output folder")
+    tavi.add_argument("--size", default="3 mm", help="element size of the parametric root")
+    tavi.add_argument("--tilt", type=float, default=0.0, help="frame axis tilt from the root axis [deg]")
+    tavi.add_argument("--tilt-towards", type=float, default=0.0,
+                      help="direction of the tilt from the septal band, counterclockwise seen "
+                      "from the aorta [deg]")
+    tavi.add_argument("--steps", type=int, default=8, help="expansion steps")
+    tavi.add_argument("--groups", type=int, help="deployments at once under MPI (default: one per rank)")
+    tavi.add_argument("--radial-force", metavar="CSV", help="radial force table of the self-expanding "
+                      "devices (columns 'diameter [mm]', 'cof [N]', optional 'rrf [N]')")
+    tavi.add_argument("--no-results", action="store_true",
+                      help="skip the per-scenario results files (and the contact maps)")
 
     info = sub.add_parser("info", help="print the steps, scalars and provenance of a results file")
     info.add_argument("results", help="a .vtkhdf results file")
@@ -625,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "whatif":
             return _whatif(args)
+        if args.command == "tavi":
+            return _tavi(args)
         return _info(args)
     except OrganfemError as error:
         log.error("%s", error)

@@ -50,6 +50,7 @@ __all__ = [
     "TIME_UNITS",
     "pressure",
     "length",
+    "lengths",
     "volume",
     "time",
 ]
@@ -249,6 +250,26 @@ def length(value: float | str) -> float:
             among :data:`LENGTH_UNITS` (or ``um``).
     """
     return _convert(value, LENGTH_UNITS, "mm", "length")
+
+
+def lengths(text: str) -> list[float]:
+    """Lengths in mm from a list such as ``"2,4,6 mm"`` or ``"2 mm, 0.4 cm"``.
+
+    A unit after the last number applies to every number without its own;
+    numbers without any unit are mm.
+
+    Raises:
+        ParameterError: For an empty list or an entry that is not a length.
+    """
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise ParameterError(f"lengths {text!r}: expected numbers with a unit, e.g. '2,4,6 mm'")
+    last = parts[-1].split()
+    unit = last[1] if len(last) == 2 else ""
+    try:
+        return [length(p if len(p.split()) == 2 else f"{p} {unit}".strip()) for p in parts]
+    except ParameterError as err:
+        raise ParameterError(f"lengths {text!r}: {err}") from None
 
 
 def volume(value: float | str) -> float:

@@ -266,3 +266,29 @@ def test_root_landmarks_reads_the_image_root(root):
     assert abs(abs(marks.axis @ FRAME[:, 2]) - 1) < 1e-3
     assert np.linalg.norm(marks.annulus_centre - CENTRE) < 1.5
     assert abs(marks.annulus_area_diameter - 2 * R) < 2 * HALF_DIAGONAL + SIZE
+
+
+def test_command_line_meshes_a_root_that_tavi_reads(phantom, tmp_path):
+    # `organfem mesh --anatomy aortic-root` from files under a patient-like
+    # name: the mesh has the contract's tags and the landmarks of the phantom,
+    # and neither the output nor the printout names the files.
+    from organfem.cli import main
+    from organfem.imaging import write_image
+    from organfem.meshing import MeshData, root_landmarks
+
+    labels, ct = phantom
+    write_image(labels, tmp_path / "DOE_JOHN_labels.nii.gz")
+    write_image(ct, tmp_path / "DOE_JOHN_ct.nii.gz")
+    out = tmp_path / "root.h5"
+    left, right = (",".join(f"{v:.3f}" for v in _lps(OSTIA[k])) for k in ("left", "right"))
+    code = main(["mesh", str(tmp_path / "DOE_JOHN_labels.nii.gz"), "--anatomy", "aortic-root",
+                 "--labels", ",".join(f"{k}={v}" for k, v in LABELS.items()),
+                 "--ct", str(tmp_path / "DOE_JOHN_ct.nii.gz"), "--size", f"{SIZE} mm",
+                 "--left-ostium", left, "--right-ostium", right, "--out", str(out)])
+    assert code == 0
+    mesh = MeshData.load(out)
+    assert {"lumen", "septal_band", "left_ostium", "right_ostium", "outer", "inlet", "outlet"} <= set(mesh.facet_names)
+    assert {"lvot", "aortic_wall", "calcium"} <= set(mesh.cell_names)
+    landmarks = root_landmarks(mesh)
+    assert np.linalg.norm(landmarks.annulus_centre - _lps(np.zeros(3))) < 1.0
+    assert b"DOE" not in out.read_bytes()

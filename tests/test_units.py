@@ -149,3 +149,14 @@ def test_plausible_pressures_do_not_warn_and_the_range_can_be_widened():
         warnings.simplefilter("error", UnitWarning)
         with pytest.raises(UnitWarning, match="2000 kPa"):
             units.pressure("2 MPa")
+
+
+def test_lengths_lists():
+    # One unit at the end applies to all; an entry may carry its own; bare numbers are mm.
+    assert units.lengths("2,4,6 mm") == [2.0, 4.0, 6.0]
+    assert units.lengths("2 mm, 0.4 cm") == pytest.approx([2.0, 4.0])
+    assert units.lengths("3") == [3.0]
+    with pytest.raises(ParameterError, match="lengths ''"):
+        units.lengths("")
+    with pytest.raises(ParameterError, match="2,4 kPa"):
+        units.lengths("2,4 kPa")

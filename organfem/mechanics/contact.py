@@ -34,7 +34,7 @@ import numpy as np
 from .._dolfinx import MPI, dolfinx, ufl
 from ..errors import ParameterError
 from .kinematics import deformation_gradient
-from .terms import Contribution, FormContext, normal
+from .terms import Contribution, FormContext, Multiplier, normal
 from .time import Magnitude, as_time_function, check_vector
 
 __all__ = ["Contact", "Plane", "Cylinder", "Frame", "SignedDistance", "ContactReport"]
@@ -64,10 +64,11 @@ class _Obstacle:
         raise NotImplementedError
 
     def contact(self, x, ctx: FormContext, eps):
-        """``(g, p_c, update)``: the gap, the contact pressure (``eps <-g>``)
-        and the update for a new time."""
+        """``(g, p_c, update, free)``: the gap, the contact pressure (``eps
+        <-g>``), the update for a new time, and the obstacle's own unknowns
+        (None: it moves as prescribed)."""
         g, move = self.distance(x, ctx)
-        return g, eps * ufl.max_value(-g, 0.0), move
+        return g, eps * ufl.max_value(-g, 0.0), move, None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,6 +215,14 @@ class Frame(_Obstacle):
         axis: the frame's axis, inflow to outflow, 3 numbers.
         edge: length over which the push fades beyond each end [mm], > 0.
         radial_pressure: ``(compressions [mm], pressures [kPa])`` or None.
+        lateral_stiffness: None: the frame's axis stays where it is put
+            (held by the delivery system).  A number ``k`` [mN/mm]: the frame
+            is free to move sideways (a balloon on a flexible catheter) and
+            finds the offset ``c`` (2 unknowns, in the plane normal to its
+            axis) where the tissue's net lateral push on it balances the
+            catheter, ``F_lateral + k c = 0``; a small ``k`` (1 mN/mm against
+            contact stiffnesses of ~1e6 mN/mm) only fixes ``c`` before
+            contact.  Reported as ``<name>_offset_mm``.
     """
 
     heights: Sequence[float]
@@ -224,9 +233,13 @@ class Frame(_Obstacle):
     axis: Sequence[float] = (0.0, 0.0, 1.0)
     edge: float = 1.0
     radial_pressure: tuple[Sequence[float], Sequence[float]] | None = None
+    lateral_stiffness: float | None = None
 
     def __post_init__(self) -> None:
         heights, diameters, _ = _hinges(self.heights, self.diameters, "Frame: heights [mm], diameters [mm]")
+        k = self.lateral_stiffness
+        if k is not None and not (isinstance(k, int | float) and math.isfinite(k) and k > 0):
+            raise ParameterError(f"Frame: lateral_stiffness={k!r} mN/mm must be > 0 (or None: a held axis)")
         if heights[0] != 0.0 or not (diameters > 0).all():
             raise ParameterError(
                 f"Frame: heights must start at 0 mm (the inflow end), got {heights[0]:g} mm; "
@@ -263,17 +276,28 @@ class Frame(_Obstacle):
         c, p, changes = _hinges(*self.radial_pressure, "Frame: radial_pressure")
         return _piecewise(compression, c, float(p[0]), changes, relu)
 
-    def _local(self, x, expansion, eps, ops):
-        """Gap, pressure and local quantities, written once for UFL and numpy (``ops``)."""
+    def lateral_directions(self) -> np.ndarray:
+        """Two unit vectors normal to the axis (rows): the offset's components."""
+        a = np.asarray(self.axis)
+        e1 = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        e1 /= np.linalg.norm(e1)
+        return np.array([e1, np.cross(a, e1)])
+
+    def _local(self, x, expansion, eps, ops, shift=None):
+        """Gap, pressure and local quantities, written once for UFL and numpy (``ops``).
+
+        ``shift``: the frame's lateral offset (a 3-vector), or None."""
         dot, sqrt, relu, minimum, clamp = ops
         if ops is _NUMPY:
-            y = x - np.asarray(self.origin)
+            y = x - np.asarray(self.origin) - (0.0 if shift is None else np.asarray(shift))
             s = y @ np.asarray(self.axis)
             radial = y - s[:, None] * np.asarray(self.axis)
             rho = np.linalg.norm(radial, axis=-1)
         else:
             a = ufl.as_vector(self.axis)
             y = x - ufl.as_vector(self.origin)
+            if shift is not None:
+                y = y - shift
             s = dot(y, a)
             radial = y - s * a
             rho = sqrt(dot(radial, radial))
@@ -290,20 +314,28 @@ class Frame(_Obstacle):
         return g, pressure * window, rho, r_nom, s
 
     def distance(self, x, ctx):
-        g, _, move = self.contact(x, ctx, 1.0)
+        g, _, move, _ = self.contact(x, ctx, 1.0)
         return g, move
 
     def contact(self, x, ctx, eps):
         expansion = ctx.constant(0.0)
         fn = as_time_function(self.expansion, "Frame: expansion")
-        g, pressure, *_ = self._local(x, expansion, eps, _UFL)
+        free = None
+        shift = None
+        if self.lateral_stiffness is not None:
+            offsets = (ctx.constant(0.0), ctx.constant(0.0))
+            variable = ufl.variable(ufl.as_vector(offsets))
+            e = self.lateral_directions()
+            shift = variable[0] * ufl.as_vector(e[0]) + variable[1] * ufl.as_vector(e[1])
+            free = (variable, offsets, e, float(self.lateral_stiffness))
+        g, pressure, *_ = self._local(x, expansion, eps, _UFL, shift)
 
         def at_time(t: float) -> None:
             expansion.value = fn(t)
 
-        return g, pressure, at_time
+        return g, pressure, at_time, free
 
-    def evaluate(self, x: np.ndarray, expansion: float, penalty: float) -> dict[str, np.ndarray]:
+    def evaluate(self, x: np.ndarray, expansion: float, penalty: float, offset=(0.0, 0.0)) -> dict[str, np.ndarray]:
         """The gap, pressure and frame geometry at current points, in numpy.
 
         The same expressions as the contact term assembles, for results and
@@ -313,6 +345,7 @@ class Frame(_Obstacle):
             x: current positions [mm], shape (n, 3).
             expansion: 0 (crimped) to 1 (nominal).
             penalty: the contact's ``eps`` [kPa/mm].
+            offset: the lateral offset along :meth:`lateral_directions` [mm].
 
         Returns:
             ``gap`` [mm], ``pressure`` [kPa], ``rho`` (distance from the
@@ -321,7 +354,8 @@ class Frame(_Obstacle):
             position, clamped to the frame), each of shape (n,).
         """
         x = np.asarray(x, dtype=float)
-        g, p, rho, r_nom, s = self._local(x, float(expansion), float(penalty), _NUMPY)
+        shift = np.asarray(offset, dtype=float) @ self.lateral_directions()
+        g, p, rho, r_nom, s = self._local(x, float(expansion), float(penalty), _NUMPY, shift)
         return {"gap": g, "pressure": p, "rho": rho, "axial": s, "nominal_radius": r_nom}
 
 
@@ -420,21 +454,64 @@ class Contact:
         X = ufl.SpatialCoordinate(domain.mesh)
         x = ufl.variable(X + ctx.u)
         eps = ctx.constant(float(self.penalty))
-        g, pressure, move = self.obstacle.contact(x, ctx, eps)
+        g, pressure, move, free = self.obstacle.contact(x, ctx, eps)
         grad_g = ufl.diff(g, x)
         F = deformation_gradient(ctx.u)
         N = normal(ctx)
         cofN = ufl.det(F) * ufl.inv(F).T * N
         da_dA = ufl.sqrt(ufl.dot(cofN, cofN))
         ds = ctx.ds(self.tag)
-        residual = -pressure * ufl.dot(grad_g, ctx.v) * da_dA * ds
+        traction = pressure * grad_g * da_dA  # on the body, per reference area
+        residual = -ufl.dot(traction, ctx.v) * ds
         report = _ContactOutput(ctx, self.tag, g, pressure, grad_g, da_dA)
+        scalars = report.scalars(self.name)
 
         def at_time(t: float, ramped: bool) -> None:
             move(t)
 
-        return Contribution(residual=residual, at_time=at_time, report=report.scalars(self.name),
-                            output=report)
+        if free is None:
+            return Contribution(residual=residual, at_time=at_time, report=scalars, output=report)
+        multipliers, targets, offsets = self._free_offset(ctx, traction, ds, free)
+        report.offsets = offsets
+
+        def reported() -> dict[str, float]:
+            return scalars() | {f"{self.name}_offset_{i + 1}_mm": float(c.value) for i, c in enumerate(offsets)}
+
+        return Contribution(residual=residual, at_time=at_time, report=reported, output=report,
+                            multipliers=multipliers, targets=targets)
+
+    def _free_offset(self, ctx, traction, ds, free):
+        """The frame's lateral offset as two multipliers: ``F_i + k c_i = 0``.
+
+        ``F_i = int t . e_i dA`` is the push of the frame on the tissue along
+        ``e_i``; the tissue pushes the frame back with ``-F``, the catheter
+        with ``-k c``.  Rows: ``dF_i/du``; columns: ``dR_u/dc_i`` (the
+        residual is ``-int t . v``); the block ``dF/dc + k I`` enters through
+        the targets' derivative (the functional's own dependence on ``c`` is
+        not seen by the multiplier protocol, so the target is linearised:
+        value ``-k c``, slope ``-k I - dF/dc``).
+        """
+        variable, offsets, e, k = free
+        comm = ctx.domain.comm
+        multipliers = []
+        dF_dc = []
+        for i in range(2):
+            force = ufl.dot(traction, ufl.as_vector(e[i])) * ds
+            column = -ufl.dot(ufl.diff(traction, variable)[:, i], ctx.v) * ds
+            multipliers.append(Multiplier(
+                name=f"{self.name}_offset_{i + 1}", constant=offsets[i], column=column,
+                row=ufl.derivative(force, ctx.unknown, ctx.test), functional=force, target=None,
+                sign=1.0, unit="mm",
+            ))  # fmt: skip
+            dF_dc.append([dolfinx.fem.form(ufl.dot(ufl.diff(traction, variable)[:, j], ufl.as_vector(e[i])) * ds)
+                          for j in range(2)])
+
+        def targets(t: float, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            J = np.array([[comm.allreduce(dolfinx.fem.assemble_scalar(f), op=MPI.SUM) for f in row]
+                          for row in dF_dc])
+            return -k * np.asarray(values), -k * np.eye(2) - J
+
+        return tuple(multipliers), targets, offsets
 
 
 class _ContactOutput:
@@ -454,6 +531,7 @@ class _ContactOutput:
         self._tag_dofs = None
         self.domain = domain
         self.tag = tag
+        self.offsets = None  # a free frame's lateral offset Constants [mm]
 
     def _sum(self, form) -> float:
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)

@@ -772,19 +772,25 @@ class HyperelasticProblem:
         has reached.
         """
         driven = {m.name for m in self._multipliers}
+        scalars = self.scalars()
+        # Cavities report both "<name>_pressure_kPa" and "<name>_volume_mm3".
+        cavities = {n[: -len("_volume_mm3")] for n in scalars if n.endswith("_volume_mm3")}
         parts = []
-        for name, value in self.scalars().items():
-            if name.endswith("_pressure_kPa"):
+        for name, value in scalars.items():
+            if name.endswith("_pressure_kPa") and name[: -len("_pressure_kPa")] in cavities:
                 cavity = name[: -len("_pressure_kPa")]
                 if target and cavity in driven:
                     continue
                 parts.append(f"{cavity} pressure {value:.4g} kPa ({value / units.MMHG_IN_KPA:.4g} mmHg)")
             elif name.endswith("_volume_mm3") and not target:
                 parts.append(f"{name[: -len('_volume_mm3')]} volume {value / 1e3:.4g} mL")
+            elif name.endswith("_offset_1_mm") or name.endswith("_offset_2_mm"):
+                parts.append(f"{name[: -len('_mm')]} {value:.3g} mm")
         if target:
             targets, _ = self._multiplier_targets()
             for m, value in zip(self._multipliers, targets, strict=True):
-                parts.append(f"{m.name} volume {value / 1e3:.4g} mL")
+                if m.name in cavities:
+                    parts.append(f"{m.name} volume {value / 1e3:.4g} mL")
         return "; ".join(parts)
 
     def strain_energy(self) -> float:

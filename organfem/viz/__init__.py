@@ -5,6 +5,7 @@ from organfem.viz.curves import pv_curves
 from organfem.viz.mesh import helix_angle_field, mesh_view, render_mesh
 from organfem.viz.pv_loop import BeatMetrics, beat_metrics, pv_loop
 from organfem.viz.render import offscreen_plotter, render
+from organfem.viz.tavi import contact_maps, tradeoffs
 
 __all__ = [
     "render",
@@ -17,4 +18,6 @@ __all__ = [
     "BeatMetrics",
     "animate",
     "offscreen_plotter",
+    "contact_maps",
+    "tradeoffs",
 ]

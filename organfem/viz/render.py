@@ -250,8 +250,9 @@ def _output_path(out: str | Path, what: str, suffix: str = ".png") -> Path:
     return out
 
 
-def offscreen_plotter(window_size: Sequence[int]) -> pyvista.Plotter:
-    """An off-screen plotter of ``window_size`` (width, height) pixels on white.
+def offscreen_plotter(window_size: Sequence[int], *, shape: tuple[int, int] = (1, 1)) -> pyvista.Plotter:
+    """An off-screen plotter of ``window_size`` (width, height) pixels on white,
+    with ``shape`` (rows, columns) panels.
 
     The caller closes it (``plotter.close()``).
     """
@@ -261,7 +262,7 @@ def offscreen_plotter(window_size: Sequence[int]) -> pyvista.Plotter:
         # Without a display VTK tries X first, warns "bad X server connection"
         # and falls back to EGL; ask for EGL straight away.
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    plotter = pyvista.Plotter(off_screen=True, window_size=list(window_size))
+    plotter = pyvista.Plotter(off_screen=True, window_size=list(window_size), shape=shape, border=False)
     try:
         plotter.set_background(_BACKGROUND)
     except BaseException:
