@@ -61,6 +61,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/heart_cycle.py --json results/bench/heart_cycle.json
 	$(VENV)/bin/python benchmarks/cardiac_elastodynamics.py --json results/bench/cardiac_elastodynamics.json
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/python benchmarks/batch.py --json results/bench/batch.json
+	$(VENV)/bin/python benchmarks/tavi.py --json results/bench/tavi.json
+	$(VENV)/bin/mpiexec -n 2 $(VENV)/bin/python benchmarks/tavi.py --json results/bench/tavi_np2.json
 
 clean:
 	rm -rf results .pytest_cache .jax_cache build *.egg-info

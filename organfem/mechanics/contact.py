@@ -198,7 +198,8 @@ class Frame(_Obstacle):
     A rigid frame (balloon-expandable: ``radial_pressure`` None) holds the
     tissue at ``R``: penalty contact.  A self-expanding frame pushes with at
     most the pressure its radial force allows at its current compression,
-    ``p = min(eps <-g>, p_r(2 R_nom(s) - 2 rho)) w(s)``: ``radial_pressure`` is
+    ``p = min(eps <-g>, p_r(2 R_nom(s) - 2 rho)) w(s)`` (the minimum smoothed
+    over 1 % of the law's largest pressure): ``radial_pressure`` is
     a table of compression ``c = D_nom(s) - D`` [mm] (``D = 2 rho``) against
     outward pressure [kPa], e.g. a chronic outward force curve divided by the
     frame's lateral area (:mod:`organfem.devices`).  Where the tissue resists
@@ -287,7 +288,7 @@ class Frame(_Obstacle):
         """Gap, pressure and local quantities, written once for UFL and numpy (``ops``).
 
         ``shift``: the frame's lateral offset (a 3-vector), or None."""
-        dot, sqrt, relu, minimum, clamp = ops
+        dot, sqrt, relu, _, clamp = ops
         if ops is _NUMPY:
             y = x - np.asarray(self.origin) - (0.0 if shift is None else np.asarray(shift))
             s = y @ np.asarray(self.axis)
@@ -310,7 +311,13 @@ class Frame(_Obstacle):
         window = clamp(1.0 - (relu(-s) + relu(s - H)) / self.edge, 0.0, 1.0)
         pressure = eps * relu(-g)
         if self.radial_pressure is not None:
-            pressure = minimum(pressure, self._radial_cap(2 * r_nom - 2 * rho, relu))
+            # min(rigid, cap), smoothed over delta = 1 % of the largest
+            # pressure of the law: Newton stalled at the kink where points
+            # switch between the two (an Evolut-like frame in an oval root);
+            # off the kink the difference is delta^2 / (4 |rigid - cap|).
+            cap = self._radial_cap(2 * r_nom - 2 * rho, relu)
+            delta = 0.01 * float(np.max(self.radial_pressure[1])) or 1e-6
+            pressure = relu(0.5 * (pressure + cap - sqrt((pressure - cap) ** 2 + delta**2)))
         return g, pressure * window, rho, r_nom, s
 
     def distance(self, x, ctx):

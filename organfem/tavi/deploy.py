@@ -454,10 +454,10 @@ def deploy(
         comm: the ranks that solve this deployment.
         tissue: materials and support (default :class:`RootTissue`).
         steps: pseudo-time steps of the expansion (cut and regrown as needed).
-        centring: let the frame move sideways to where the tissue's lateral
-            push on it balances (a balloon on a flexible catheter; see
-            :data:`CATHETER_STIFFNESS`); False holds its axis where it was
-            placed.
+        centring: let a balloon-expandable frame move sideways to where the
+            tissue's lateral push on it balances (a balloon on a flexible
+            catheter; see :data:`CATHETER_STIFFNESS`); False holds its axis
+            where it was placed, as for self-expanding frames always.
         results: a ``.vtkhdf`` file for the deformation, contact pressure and
             wall stress at every step, with the summary; None: none.
         inputs: input files by role, hashed into the results' provenance.
@@ -498,7 +498,10 @@ def deploy(
         heights=device.heights, diameters=device.diameters, crimped_diameter=device.crimped_diameter,
         expansion=Table([0.0, 1.0], [start, 1.0]), origin=origin, axis=axis,
         radial_pressure=device.radial_pressure(),
-        lateral_stiffness=CATHETER_STIFFNESS if centring else None,
+        # A self-expanding frame conforms to the root; with its offset free
+        # Newton stalled on the oval root (its lateral stiffness is only its
+        # radial-force law's): its axis stays where it is placed.
+        lateral_stiffness=CATHETER_STIFFNESS if centring and device.radial_force is None else None,
     )
     penalty = tissue.penalty_factor * tissue.contact_modulus / h
     domain = Domain.from_meshdata(mesh, comm)
