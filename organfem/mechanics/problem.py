@@ -773,11 +773,10 @@ class HyperelasticProblem:
         """
         driven = {m.name for m in self._multipliers}
         scalars = self.scalars()
-        # Cavities report both "<name>_pressure_kPa" and "<name>_volume_mm3".
-        cavities = {n[: -len("_volume_mm3")] for n in scalars if n.endswith("_volume_mm3")}
         parts = []
         for name, value in scalars.items():
-            if name.endswith("_pressure_kPa") and name[: -len("_pressure_kPa")] in cavities:
+            # Pressure loads and cavities; not a contact's largest pressure.
+            if name.endswith("_pressure_kPa") and not name.endswith("_contact_max_pressure_kPa"):
                 cavity = name[: -len("_pressure_kPa")]
                 if target and cavity in driven:
                     continue
@@ -789,7 +788,7 @@ class HyperelasticProblem:
         if target:
             targets, _ = self._multiplier_targets()
             for m, value in zip(self._multipliers, targets, strict=True):
-                if m.name in cavities:
+                if m.unit == "kPa":  # cavity pressures, driven by their volumes (not frame offsets)
                     parts.append(f"{m.name} volume {value / 1e3:.4g} mL")
         return "; ".join(parts)
 
