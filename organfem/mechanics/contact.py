@@ -288,7 +288,7 @@ class Frame(_Obstacle):
         """Gap, pressure and local quantities, written once for UFL and numpy (``ops``).
 
         ``shift``: the frame's lateral offset (a 3-vector), or None."""
-        dot, sqrt, relu, _, clamp = ops
+        dot, sqrt, relu, clamp = ops
         if ops is _NUMPY:
             y = x - np.asarray(self.origin) - (0.0 if shift is None else np.asarray(shift))
             s = y @ np.asarray(self.axis)
@@ -319,10 +319,6 @@ class Frame(_Obstacle):
             delta = 0.01 * float(np.max(self.radial_pressure[1])) or 1e-6
             pressure = relu(0.5 * (pressure + cap - sqrt((pressure - cap) ** 2 + delta**2)))
         return g, pressure * window, rho, r_nom, s
-
-    def distance(self, x, ctx):
-        g, _, move, _ = self.contact(x, ctx, 1.0)
-        return g, move
 
     def contact(self, x, ctx, eps):
         expansion = ctx.constant(0.0)
@@ -366,19 +362,17 @@ class Frame(_Obstacle):
         return {"gap": g, "pressure": p, "rho": rho, "axial": s, "nominal_radius": r_nom}
 
 
-# (dot, sqrt, relu, minimum, clamp)
+# (dot, sqrt, relu, clamp)
 _UFL = (
     ufl.dot,
     ufl.sqrt,
     lambda v: ufl.max_value(v, 0.0),
-    ufl.min_value,
     lambda v, lo, hi: ufl.min_value(ufl.max_value(v, lo), hi),
 )
 _NUMPY = (
     None,
     np.sqrt,
     lambda v: np.maximum(v, 0.0),
-    np.minimum,
     np.clip,
 )
 
@@ -478,8 +472,8 @@ class Contact:
 
         if free is None:
             return Contribution(residual=residual, at_time=at_time, report=scalars, output=report)
-        multipliers, targets, offsets = self._free_offset(ctx, traction, ds, free)
-        report.offsets = offsets
+        multipliers, targets = self._free_offset(ctx, traction, ds, free)
+        offsets = free[1]
 
         def reported() -> dict[str, float]:
             return scalars() | {f"{self.name}_offset_{i + 1}_mm": float(c.value) for i, c in enumerate(offsets)}
@@ -518,7 +512,7 @@ class Contact:
                           for row in dF_dc])
             return -k * np.asarray(values), -k * np.eye(2) - J
 
-        return tuple(multipliers), targets, offsets
+        return tuple(multipliers), targets
 
 
 class _ContactOutput:
@@ -538,7 +532,6 @@ class _ContactOutput:
         self._tag_dofs = None
         self.domain = domain
         self.tag = tag
-        self.offsets = None  # a free frame's lateral offset Constants [mm]
 
     def _sum(self, form) -> float:
         return self.comm.allreduce(dolfinx.fem.assemble_scalar(form), op=MPI.SUM)

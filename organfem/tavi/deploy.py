@@ -348,11 +348,11 @@ def _frame_radii(frame: Frame, lumen: np.ndarray, origin, axis, reference, level
 
 
 def _measure(mesh: MeshData, device: Device, frame: Frame, penalty: float,
-             u_points: np.ndarray, von_mises: np.ndarray, landmarks, offset) -> dict[str, Any]:
-    """The clinical metrics from the final state (rank 0, numpy); ``offset``
-    is the frame's lateral offset along ``frame.lateral_directions()`` [mm]."""
-    tags = [t for t in LUMEN_TAGS if t in mesh.facet_names]
-    triangles, facet = metrics.surface_triangles(mesh, tags)
+             u_points: np.ndarray, von_mises: np.ndarray, landmarks, surface, offset) -> dict[str, Any]:
+    """The clinical metrics from the final state (rank 0, numpy); ``surface``
+    is the lumen's ``(triangles, facet)`` (:func:`metrics.surface_triangles`),
+    ``offset`` the frame's lateral offset along ``frame.lateral_directions()`` [mm]."""
+    triangles, facet = surface
     x = mesh.points + u_points
     local = frame.evaluate(x, 1.0, penalty, offset)
     shift = np.asarray(offset) @ frame.lateral_directions()
@@ -478,15 +478,16 @@ def deploy(
     tissue = RootTissue() if tissue is None else tissue
     if not (isinstance(steps, int) and steps >= 1):
         raise ParameterError(f"deploy: steps={steps!r} must be a positive integer")
-    landmarks = None
+    landmarks = surface = None  # rank 0's, for the metrics
 
     def prepare():
-        nonlocal landmarks
+        nonlocal landmarks, surface
         landmarks = root_landmarks(mesh)
         origin, axis = frame_pose(placement, annulus_centre=landmarks.annulus_centre,
                                   axis=landmarks.axis, reference=landmarks.reference)
         tags = [t for t in LUMEN_TAGS if t in mesh.facet_names]
-        triangles, _ = metrics.surface_triangles(mesh, tags)
+        surface = metrics.surface_triangles(mesh, tags)
+        triangles = surface[0]
         h = _mesh_size(mesh, triangles)
         probe_frame = Frame(heights=device.heights, diameters=device.diameters,
                             crimped_diameter=device.crimped_diameter, origin=tuple(origin), axis=tuple(axis))
@@ -557,7 +558,8 @@ def deploy(
             measured = None
             if comm.rank == 0:
                 try:
-                    measured = _measure(mesh, device, frame, penalty, u_points, stress, landmarks, offset)
+                    measured = _measure(mesh, device, frame, penalty, u_points, stress, landmarks, surface,
+                                        offset)
                 except ParameterError as err:
                     measured = err
             measured = comm.bcast(measured, root=0)
